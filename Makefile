@@ -1,0 +1,49 @@
+# Everything installs itself: `make demo` and `make test` need only Python 3.11+ and a compiler.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+TOOLS := agentlab.tools.demo:TOOLS
+
+.PHONY: install model demo test test-fast lint typecheck bench eval clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+model: install
+	$(BIN)/agentlab models pull
+
+demo: model
+	$(BIN)/agentlab run react "What is the weather in the city where Norwind Labs is headquartered?" --tools $(TOOLS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+# mypy sees the installed layout (agentlab.graphs -> graphs/) through a tree of symlinks.
+typecheck: install
+	rm -rf .typecheck && mkdir -p .typecheck
+	cp -rs $(CURDIR)/agentlab .typecheck/agentlab
+	ln -s $(CURDIR)/graphs .typecheck/agentlab/graphs
+	ln -s $(CURDIR)/tools .typecheck/agentlab/tools
+	cd .typecheck && ../$(BIN)/mypy --config-file ../pyproject.toml -p agentlab
+
+test: model lint typecheck
+	$(BIN)/pytest -q
+
+test-fast: install
+	$(BIN)/pytest -q -m "not llm"
+
+eval: model
+	$(BIN)/agentlab eval examples/suites/tools.jsonl --pattern react --tools $(TOOLS)
+
+bench: model
+	$(BIN)/python bench/decode_bench.py
+
+clean:
+	rm -rf $(VENV) .typecheck .pytest_cache .mypy_cache .ruff_cache

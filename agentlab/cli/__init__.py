@@ -1,0 +1,25 @@
+"""The ``agentlab`` command: user mistakes exit 2 with a message, run failures exit 1."""
+
+from __future__ import annotations
+
+import sys
+
+from rich.console import Console
+
+from agentlab.errors import RunError, UsageError
+
+__all__ = ["main"]
+
+
+def main() -> None:
+    from agentlab.cli._app import app
+
+    err = Console(stderr=True, highlight=False)
+    try:
+        app()
+    except UsageError as exc:
+        err.print(f"[bold red]error:[/] {exc}")
+        sys.exit(2)
+    except RunError as exc:
+        err.print(f"[bold red]failed:[/] {exc}")
+        sys.exit(1)

@@ -1,0 +1,191 @@
+"""The ``agentlab`` command line (contract in the README)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.checkpoint.sqlite import SqliteSaver
+from rich.console import Console
+from rich.table import Table
+
+from agentlab.cli._console import ConsoleTrace
+from agentlab.cli._eval import load_suite, run_suite
+from agentlab.cli._models import models_app
+from agentlab.cli._patterns import PATTERNS, build_pattern
+from agentlab.cli._run import RunResult, run_task
+from agentlab.config import Settings, load_settings
+from agentlab.errors import UsageError
+from agentlab.llm import LlamaChatModel
+from agentlab.tools import load_tools
+from agentlab.tracing import Tracer
+
+__all__ = ["app"]
+
+app = typer.Typer(
+    help="Local-first agents: LangGraph graphs over an embedded llama.cpp model.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(models_app, name="models")
+threads_app = typer.Typer(
+    help="Conversation threads kept in the checkpoint store.", no_args_is_help=True
+)
+app.add_typer(threads_app, name="threads")
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+ToolsOpt = Annotated[
+    str | None, typer.Option("--tools", help="MODULE:ATTR[,MODULE:ATTR...]: functions or tools")
+]
+ModelOpt = Annotated[str | None, typer.Option("--model", help="known model name or GGUF path")]
+StepsOpt = Annotated[int | None, typer.Option("--max-steps", help="model turns per run", min=1)]
+JsonOpt = Annotated[bool, typer.Option("--json", help="print one JSON object on stdout")]
+
+
+@contextmanager
+def _checkpointer(settings: Settings) -> Any:
+    settings.home.mkdir(parents=True, exist_ok=True)
+    with SqliteSaver.from_conn_string(str(settings.checkpoint_path)) as saver:
+        yield saver
+
+
+def _check_pattern(pattern: str) -> None:
+    if pattern not in PATTERNS:
+        raise UsageError(f"unknown pattern {pattern!r}; available: {', '.join(sorted(PATTERNS))}")
+
+
+@app.command()
+def run(
+    pattern: Annotated[str, typer.Argument(help="agent pattern: " + ", ".join(PATTERNS))],
+    task: Annotated[str, typer.Argument(help="what the agent should do")],
+    tools: ToolsOpt = None,
+    model: ModelOpt = None,
+    thread: Annotated[str | None, typer.Option("--thread", help="continue this thread")] = None,
+    max_steps: StepsOpt = None,
+    as_json: JsonOpt = False,
+    trace: Annotated[Path | None, typer.Option("--trace", help="JSON-lines trace file")] = None,
+) -> None:
+    """Run an agent on TASK and print its answer (or the JSON result with --json)."""
+    if not task.strip():
+        raise UsageError("the task is empty; say what the agent should do")
+    _check_pattern(pattern)
+    settings = load_settings(model=model, max_steps=max_steps)
+    loaded = load_tools(tools) if tools else []
+    chat_model = LlamaChatModel.from_settings(settings)
+    thread_id = thread or uuid.uuid4().hex[:12]
+    trace_path = trace or settings.trace_dir / f"{thread_id}.jsonl"
+    tracer = Tracer(trace_path, thread_id=thread_id, pattern=pattern)
+    live = [] if as_json else [ConsoleTrace(err)]
+    try:
+        with _checkpointer(settings) as saver:
+            graph = build_pattern(
+                pattern, chat_model, loaded, max_steps=settings.max_steps, checkpointer=saver
+            )
+            try:
+                result = run_task(
+                    graph, task, thread_id=thread_id, tracer=tracer,
+                    max_steps=settings.max_steps, callbacks=live,
+                )  # fmt: skip
+            except KeyboardInterrupt:
+                err.print(
+                    f"\ncancelled; the checkpoint is intact: continue with --thread {thread_id}"
+                )
+                raise typer.Exit(130) from None
+    finally:
+        tracer.close()
+    _print_result(result, as_json)
+    raise typer.Exit(0 if result.status != "failed" else 1)
+
+
+def _print_result(result: RunResult, as_json: bool) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps(result.as_dict(), ensure_ascii=False) + "\n")
+        return
+    if result.status == "failed":
+        err.print(f"[bold red]failed:[/] {result.error}")
+    else:
+        out.print(f"[bold]{result.answer}[/]")
+    usage = result.usage
+    err.print(
+        f"[dim]thread {result.thread_id} · {result.steps} steps · "
+        f"{usage['prompt_tokens']} prompt tokens ({usage['reused_prompt_tokens']} reused) · "
+        f"{usage['completion_tokens']} completion tokens · {result.wall_s:.1f} s[/]"
+    )
+
+
+@app.command("eval")
+def eval_(
+    suite: Annotated[Path, typer.Argument(help="JSONL: {id, task, expect: [...]} per line")],
+    pattern: Annotated[str, typer.Option("--pattern", help="agent pattern")] = "react",
+    tools: ToolsOpt = None,
+    model: ModelOpt = None,
+    max_steps: StepsOpt = None,
+    as_json: JsonOpt = False,
+    trace: Annotated[Path | None, typer.Option("--trace", help="JSON-lines trace file")] = None,
+) -> None:
+    """Run every task of SUITE and report pass/fail, success rate, steps, tokens and time."""
+    _check_pattern(pattern)
+    tasks = load_suite(suite)
+    settings = load_settings(model=model, max_steps=max_steps)
+    loaded = load_tools(tools) if tools else []
+    chat_model = LlamaChatModel.from_settings(settings)
+    graph = build_pattern(
+        pattern, chat_model, loaded, max_steps=settings.max_steps, checkpointer=InMemorySaver()
+    )
+    trace_path = trace or settings.trace_dir / f"eval-{uuid.uuid4().hex[:8]}.jsonl"
+
+    def progress(task: Any, result: RunResult, ok: bool) -> None:
+        mark = "[green]pass[/]" if ok else "[red]FAIL[/]"
+        err.print(f"{mark} {task.id}: {result.answer[:80] or result.error}")
+
+    report = run_suite(
+        graph, tasks, max_steps=settings.max_steps, trace_path=trace_path,
+        on_result=None if as_json else progress,
+    )  # fmt: skip
+    report = {"suite": str(suite), "pattern": pattern, **report}
+    if as_json:
+        sys.stdout.write(json.dumps(report, ensure_ascii=False) + "\n")
+        return
+    table = Table(title=f"{suite.name} · {pattern}")
+    for column in ("task", "result", "steps", "tokens", "wall s", "answer"):
+        table.add_column(column)
+    for row in report["tasks"]:
+        table.add_row(
+            row["id"], "pass" if row["passed"] else "FAIL", str(row["steps"]),
+            str(row["tokens"]), f"{row['wall_s']:.1f}", (row["answer"] or row["error"] or "")[:60],
+        )  # fmt: skip
+    out.print(table)
+    out.print(
+        f"success {report['passed']}/{report['total']} ({report['success_rate']:.0%}) · "
+        f"mean steps {report['mean_steps']} · {report['wall_s']:.0f} s"
+    )
+
+
+@threads_app.command("list")
+def threads_list() -> None:
+    """List conversation threads with their number of messages and last update."""
+    settings = load_settings()
+    if not settings.checkpoint_path.exists():
+        out.print("no threads yet")
+        return
+    latest: dict[str, tuple[str, int]] = {}
+    with _checkpointer(settings) as saver:
+        for item in saver.list(None):
+            thread_id = str(item.config["configurable"]["thread_id"])
+            ts = str(item.checkpoint.get("ts", ""))
+            count = len(item.checkpoint.get("channel_values", {}).get("messages", []))
+            if thread_id not in latest or ts > latest[thread_id][0]:
+                latest[thread_id] = (ts, count)
+    table = Table("thread", "messages", "updated")
+    for thread_id, (ts, count) in sorted(latest.items(), key=lambda kv: kv[1][0], reverse=True):
+        table.add_row(thread_id, str(count), ts[:19].replace("T", " "))
+    out.print(table)

@@ -1,0 +1,97 @@
+"""``agentlab models``: pull, list and describe GGUF models."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+from rich.table import Table
+
+from agentlab.config import DEFAULT_MODEL, load_settings
+from agentlab.errors import UsageError
+from agentlab.gguf_info import KV_BYTES_PER_ELEMENT, KV_FORMULA, read_model_info
+from agentlab.models import KNOWN_MODELS, resolve_model
+from agentlab.models import pull as pull_model
+
+__all__ = ["models_app"]
+
+models_app = typer.Typer(help="Pull, list and inspect GGUF models.", no_args_is_help=True)
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+
+@models_app.command()
+def pull(
+    name: Annotated[str, typer.Argument(help="known model name")] = DEFAULT_MODEL,
+) -> None:
+    """Download a known model, verify its sha256 and place it atomically in the model dir."""
+    spec = KNOWN_MODELS.get(name)
+    if spec is None:
+        raise UsageError(f"unknown model {name!r}; known: {', '.join(sorted(KNOWN_MODELS))}")
+    settings = load_settings()
+    columns = (
+        TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn()
+    )  # fmt: skip
+    with Progress(*columns, console=err, transient=True) as progress:
+        task = progress.add_task(f"pulling {name}", total=spec.size)
+
+        def report(done: int, total: int, what: str) -> None:
+            progress.update(task, completed=done, total=total, description=what)
+
+        path, downloaded = pull_model(spec, settings.model_dir, report)
+    verb = "pulled" if downloaded else "already present:"
+    out.print(f"{verb} {name} → {path}")
+
+
+@models_app.command("list")
+def list_() -> None:
+    """Show known models and whether they are present, plus other GGUF files in the model dir."""
+    settings = load_settings()
+    table = Table("model", "present", "size", "path")
+    for spec in KNOWN_MODELS.values():
+        path = spec.path_in(settings.model_dir)
+        table.add_row(spec.name, "yes" if path.is_file() else "no", f"{spec.size:,}", str(path))
+    known_files = {spec.filename for spec in KNOWN_MODELS.values()}
+    if settings.model_dir.is_dir():
+        for path in sorted(settings.model_dir.glob("*.gguf")):
+            if path.name not in known_files:
+                table.add_row(path.stem, "yes", f"{path.stat().st_size:,}", str(path))
+    out.print(table)
+
+
+@models_app.command()
+def info(
+    name: Annotated[str | None, typer.Argument(help="known model name or GGUF path")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """Describe a model: architecture, attention shape (GQA) and KV-cache bytes per token."""
+    settings = load_settings(model=name)
+    path = resolve_model(settings.model, settings.model_dir)
+    model_info = read_model_info(Path(path))
+    if as_json:
+        sys.stdout.write(json.dumps(model_info.as_dict()) + "\n")
+        return
+    rows = [
+        ("name", model_info.name),
+        ("path", model_info.path),
+        ("architecture", model_info.architecture),
+        ("layers", str(model_info.layers)),
+        ("query heads", str(model_info.query_heads)),
+        ("KV heads", str(model_info.kv_heads)),
+        ("GQA group size", str(model_info.gqa_group_size)),
+        ("head dim", str(model_info.head_dim)),
+        ("trained context", f"{model_info.context_length:,} tokens"),
+        ("file size", f"{model_info.file_size:,} bytes"),
+    ]
+    for kv_type in KV_BYTES_PER_ELEMENT:
+        rows.append((f"KV bytes/token {kv_type}", f"{model_info.kv_bytes_per_token(kv_type):,.0f}"))
+    table = Table("field", "value", show_header=False)
+    for key, value in rows:
+        table.add_row(key, value)
+    out.print(table)
+    out.print(f"KV bytes per token = {KV_FORMULA}")

@@ -1,0 +1,56 @@
+"""Every exception agentlab raises, in one place.
+
+AgentlabError
+├── UsageError              the user asked for something invalid; shown without traceback
+│   ├── ToolLoadError       a --tools entry cannot be imported or is not a tool
+│   └── ModelNotFoundError  the model is neither a known name nor an existing file
+└── RunError                a run or an operation failed; the result says why
+    ├── ModelFileError      a GGUF is corrupt, truncated or fails its checksum
+    ├── ModelPullError      fetching a model from the package registry failed
+    └── ContextOverflowError  the prompt does not fit the model's context window
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AgentlabError",
+    "ContextOverflowError",
+    "ModelFileError",
+    "ModelNotFoundError",
+    "ModelPullError",
+    "RunError",
+    "ToolLoadError",
+    "UsageError",
+]
+
+
+class AgentlabError(Exception):
+    """Base of every agentlab exception."""
+
+
+class UsageError(AgentlabError):
+    """A mistake in what the user asked for: the message says what and how to fix it."""
+
+
+class ToolLoadError(UsageError):
+    """A tool specification (``MODULE:ATTR``) cannot be loaded."""
+
+
+class ModelNotFoundError(UsageError):
+    """The requested model is not a known name and not an existing GGUF file."""
+
+
+class RunError(AgentlabError):
+    """Something failed while running; not the user's input."""
+
+
+class ModelFileError(RunError):
+    """A model file is corrupt, truncated or does not match its checksum."""
+
+
+class ModelPullError(RunError):
+    """A model could not be fetched."""
+
+
+class ContextOverflowError(RunError):
+    """A prompt is longer than the model's context window."""

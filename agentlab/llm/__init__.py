@@ -1,0 +1,6 @@
+"""The llama.cpp chat model and the turn protocol that makes small models call tools."""
+
+from agentlab.llm._engine import Completion, LlamaEngine
+from agentlab.llm.chat_model import LlamaChatModel
+
+__all__ = ["Completion", "LlamaChatModel", "LlamaEngine"]

@@ -1,0 +1,146 @@
+"""A loaded llama.cpp model: tokenizing, and grammar-constrained completion with usage figures."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from agentlab.config import Settings
+from agentlab.errors import ContextOverflowError, ModelFileError
+
+if TYPE_CHECKING:
+    from llama_cpp import Llama, LlamaGrammar
+
+__all__ = ["Completion", "LlamaEngine"]
+
+
+@dataclass(frozen=True)
+class Completion:
+    """One model turn and what it cost."""
+
+    text: str
+    prompt_tokens: int
+    reused_tokens: int  # prompt tokens served from llama.cpp's KV cache (prefix match)
+    completion_tokens: int
+    prefill_ms: float
+    decode_ms: float
+    finish_reason: str  # "stop" or "length"
+
+
+class LlamaEngine:
+    """One llama.cpp context. Calls are serialized: a context holds a single KV cache."""
+
+    def __init__(self, llama: Llama, path: Path) -> None:
+        self.llama = llama
+        self.path = path
+        self._lock = threading.Lock()
+
+    @classmethod
+    def load(cls, path: Path, settings: Settings) -> LlamaEngine:
+        from llama_cpp import Llama
+
+        try:
+            llama = Llama(
+                model_path=str(path),
+                n_ctx=settings.n_ctx,
+                n_threads=settings.n_threads,
+                n_threads_batch=settings.n_threads_batch,
+                n_gpu_layers=settings.n_gpu_layers,
+                seed=settings.seed,
+                verbose=False,
+            )
+        except (ValueError, RuntimeError, OSError) as exc:
+            raise ModelFileError(
+                f"llama.cpp could not load {path} ({exc}); the file may be truncated, corrupt "
+                "or not a GGUF model: re-download it (`agentlab models pull`)"
+            ) from None
+        return cls(llama, path)
+
+    @property
+    def n_ctx(self) -> int:
+        return int(self.llama.n_ctx())
+
+    def tokenize(self, text: str) -> list[int]:
+        return list(self.llama.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
+    def complete(
+        self,
+        prompt: str,
+        *,
+        grammar: LlamaGrammar | None,
+        max_tokens: int,
+        temperature: float,
+        on_text: Callable[[str], Any] | None = None,
+    ) -> Completion:
+        """Generate one turn; the llama.cpp prefix cache reuses whatever the last call shared."""
+        tokens = self.tokenize(prompt)
+        if len(tokens) + max_tokens > self.n_ctx:
+            raise ContextOverflowError(
+                f"the prompt has {len(tokens)} tokens and the answer may need {max_tokens}, "
+                f"but the context window holds {self.n_ctx}; raise n_ctx or shorten the input"
+            )
+        with self._lock:
+            reused = self._cached_prefix(tokens)
+            return self._generate(tokens, reused, grammar, max_tokens, temperature, on_text)
+
+    def _cached_prefix(self, tokens: list[int]) -> int:
+        """How many prompt tokens llama.cpp will take from its cache (see ``Llama.generate``)."""
+        cached = self.llama._input_ids[: self.llama.n_tokens]
+        shared = 0
+        for old, new in zip(cached, tokens, strict=False):
+            if old != new:
+                break
+            shared += 1
+        return shared - 1 if shared == len(tokens) else shared  # one token is replayed
+
+    def _generate(
+        self,
+        tokens: list[int],
+        reused: int,
+        grammar: LlamaGrammar | None,
+        max_tokens: int,
+        temperature: float,
+        on_text: Callable[[str], Any] | None,
+    ) -> Completion:
+        import llama_cpp
+
+        llama = self.llama
+        started = time.perf_counter()
+        first_token_at = started
+        generated: list[int] = []
+        text = ""
+        finish = "length"
+        stream = llama.generate(
+            tokens, temp=temperature, top_k=40, top_p=0.95, min_p=0.05,
+            repeat_penalty=1.0, grammar=grammar,
+        )  # fmt: skip
+        try:
+            for token in stream:
+                if not generated:
+                    first_token_at = time.perf_counter()
+                if llama_cpp.llama_vocab_is_eog(llama._model.vocab, token):
+                    finish = "stop"
+                    break
+                generated.append(token)
+                decoded = llama.detokenize(generated).decode("utf-8", errors="ignore")
+                if on_text is not None and len(decoded) > len(text):
+                    on_text(decoded[len(text) :])
+                text = decoded
+                if len(generated) >= max_tokens:
+                    break
+        finally:
+            stream.close()
+        finished = time.perf_counter()
+        return Completion(
+            text=text,
+            prompt_tokens=len(tokens),
+            reused_tokens=reused,
+            completion_tokens=len(generated),
+            prefill_ms=(first_token_at - started) * 1000,
+            decode_ms=(finished - first_token_at) * 1000,
+            finish_reason=finish,
+        )

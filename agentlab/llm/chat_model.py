@@ -1,0 +1,153 @@
+"""``LlamaChatModel``: a LangChain chat model over llama.cpp whose tool calls are grammar-bound."""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel, LanguageModelInput
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.runnables import Runnable
+from langchain_core.tools import BaseTool
+from langchain_core.utils.function_calling import convert_to_openai_tool
+from pydantic import ConfigDict, Field
+
+from agentlab.config import Settings
+from agentlab.llm._engine import Completion, LlamaEngine
+from agentlab.llm.protocol import Mode, ToolSpec, action_schema, parse_turn, render_prompt
+from agentlab.models import resolve_model
+
+__all__ = ["LlamaChatModel"]
+
+
+class LlamaChatModel(BaseChatModel):
+    """Chat model on an in-process llama.cpp engine.
+
+    With tools bound, every turn is constrained to a call of one bound tool (arguments matching
+    its JSON schema) or a final answer, so ``AIMessage.tool_calls`` never names an unknown tool.
+    A call identical to one already made is replaced by a forced final answer (loop breaker).
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    engine: LlamaEngine = Field(exclude=True)
+    temperature: float = 0.0
+    max_tokens: int = 256
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LlamaChatModel:
+        path = resolve_model(settings.model, settings.model_dir)
+        return cls(
+            engine=LlamaEngine.load(path, settings),
+            temperature=settings.temperature,
+            max_tokens=settings.max_answer_tokens,
+        )
+
+    @classmethod
+    def from_path(cls, path: str | Path, settings: Settings | None = None) -> LlamaChatModel:
+        settings = settings or Settings()
+        return cls(
+            engine=LlamaEngine.load(Path(path), settings),
+            temperature=settings.temperature,
+            max_tokens=settings.max_answer_tokens,
+        )
+
+    @property
+    def _llm_type(self) -> str:
+        return "agentlab-llama"
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {"model_path": str(self.engine.path), "temperature": self.temperature}
+
+    def bind_tools(
+        self,
+        tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool],
+        *,
+        tool_choice: str | bool | dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, AIMessage]:
+        formatted = [convert_to_openai_tool(tool) for tool in tools]
+        return self.bind(tools=formatted, tool_choice=tool_choice, **kwargs)
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        tools = [ToolSpec.from_openai(tool) for tool in kwargs.get("tools") or []]
+        mode = _mode(kwargs.get("tool_choice"))
+        prompt = render_prompt(messages, tools)
+        on_text = run_manager.on_llm_new_token if run_manager else None
+        turns = [self._turn(prompt, tools, mode, on_text)]
+        message = parse_turn(turns[0].text)
+        if message.tool_calls and mode == "auto" and _repeats(message, messages):
+            turns.append(self._turn(prompt, tools, "answer", on_text))
+            message = parse_turn(turns[-1].text)
+            message.response_metadata["loop_breaker"] = True
+        _attach_usage(message, turns, self.engine.path.name)
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+    def _turn(self, prompt: str, tools: Sequence[ToolSpec], mode: Mode, on_text: Any) -> Completion:
+        schema = json.dumps(action_schema(tools, mode))
+        return self.engine.complete(
+            prompt,
+            grammar=_grammar(schema),
+            max_tokens=self.max_tokens,
+            temperature=self.temperature,
+            on_text=on_text,
+        )
+
+
+@functools.lru_cache(maxsize=64)
+def _grammar(schema_json: str) -> Any:
+    from llama_cpp import LlamaGrammar
+
+    return LlamaGrammar.from_json_schema(schema_json, verbose=False)
+
+
+def _mode(tool_choice: object) -> Mode:
+    if tool_choice in (None, "auto", False):
+        return "auto"
+    if tool_choice in ("any", "required", True):
+        return "required"
+    if tool_choice == "none":
+        return "answer"
+    if isinstance(tool_choice, dict):
+        return str(tool_choice.get("function", {}).get("name") or tool_choice.get("name"))
+    return str(tool_choice)
+
+
+def _repeats(message: AIMessage, history: Sequence[BaseMessage]) -> bool:
+    """True when the new call has the same tool and arguments as an earlier one."""
+    new = message.tool_calls[0]
+    for earlier in history:
+        if isinstance(earlier, AIMessage):
+            for call in earlier.tool_calls:
+                if call["name"] == new["name"] and call["args"] == new["args"]:
+                    return True
+    return False
+
+
+def _attach_usage(message: AIMessage, turns: Sequence[Completion], model_name: str) -> None:
+    prompt = sum(t.prompt_tokens for t in turns)
+    completion = sum(t.completion_tokens for t in turns)
+    message.usage_metadata = {
+        "input_tokens": prompt,
+        "output_tokens": completion,
+        "total_tokens": prompt + completion,
+        "input_token_details": {"cache_read": sum(t.reused_tokens for t in turns)},
+    }
+    message.response_metadata.update(
+        model_name=model_name,
+        finish_reason=turns[-1].finish_reason,
+        prefill_ms=round(sum(t.prefill_ms for t in turns), 1),
+        decode_ms=round(sum(t.decode_ms for t in turns), 1),
+    )

@@ -1,0 +1,102 @@
+"""The turn protocol: schema per tool choice, prompt rendering, parsing, grammar compilation."""
+
+from __future__ import annotations
+
+import json
+
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
+
+from agentlab.llm.protocol import ToolSpec, action_schema, parse_turn, render_prompt
+
+WEATHER = ToolSpec(
+    "get_weather",
+    "Weather in a city.\n\nMore detail.",
+    {"type": "object", "properties": {"city": {"type": "string", "description": "city only"}},
+     "required": ["city"]},
+)  # fmt: skip
+ADD = ToolSpec(
+    "add",
+    "Add numbers.",
+    {"type": "object", "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}},
+     "required": ["a", "b"]},
+)  # fmt: skip
+
+
+def branch_tools(schema: dict[str, object]) -> list[object]:
+    branches = schema.get("oneOf", [schema])
+    assert isinstance(branches, list)
+    return [b["properties"].get("tool", {}).get("const", "<answer>") for b in branches]
+
+
+def test_auto_offers_every_tool_and_the_answer() -> None:
+    assert branch_tools(action_schema([WEATHER, ADD])) == ["get_weather", "add", "<answer>"]
+
+
+def test_required_named_and_answer_modes() -> None:
+    assert branch_tools(action_schema([WEATHER, ADD], "required")) == ["get_weather", "add"]
+    assert branch_tools(action_schema([WEATHER, ADD], "add")) == ["add"]
+    assert branch_tools(action_schema([WEATHER, ADD], "answer")) == ["<answer>"]
+    assert branch_tools(action_schema([], "auto")) == ["<answer>"]
+
+
+def test_tool_branch_carries_the_argument_schema() -> None:
+    branch = action_schema([ADD], "required")
+    assert branch["properties"]["args"] == ADD.parameters
+    assert branch["required"] == ["thought", "tool", "args"]
+
+
+def test_grammar_compiles_for_every_mode() -> None:
+    from llama_cpp import LlamaGrammar
+
+    for mode in ("auto", "required", "answer", "add"):
+        grammar = LlamaGrammar.from_json_schema(
+            json.dumps(action_schema([WEATHER, ADD], mode)), verbose=False
+        )
+        assert "get_weather" in grammar._grammar or mode in ("answer", "add")
+
+
+def test_prompt_is_chatml_with_a_stable_head_and_appended_history() -> None:
+    call = parse_turn('{"thought": "look", "tool": "get_weather", "args": {"city": "Oslo"}}')
+    history = [
+        SystemMessage("Be brief."),
+        HumanMessage("Weather in Oslo?"),
+        call,
+        ToolMessage("4 °C", tool_call_id=call.tool_calls[0]["id"], name="get_weather"),
+    ]
+    short = render_prompt(history[:2], [WEATHER])
+    full = render_prompt(history, [WEATHER])
+    assert full.startswith(short.removesuffix("<|im_start|>assistant\n"))
+    assert "- get_weather(city: string): Weather in a city." in full
+    assert "More detail" not in full and "Be brief." in full
+    assert '"tool": "get_weather", "args": {"city": "Oslo"}}<|im_end|>' in full
+    assert "Result of get_weather: 4 °C" in full
+    assert full.endswith("<|im_start|>assistant\n")
+
+
+def test_error_observations_are_labelled() -> None:
+    message = ToolMessage("bad city", tool_call_id="1", name="get_weather", status="error")
+    prompt = render_prompt([HumanMessage("x"), message], [WEATHER])
+    assert "Error from get_weather: bad city" in prompt
+
+
+def test_parse_turn_makes_tool_calls_and_answers() -> None:
+    called = parse_turn('{"thought": "t", "tool": "add", "args": {"a": 1, "b": 2}}')
+    assert called.tool_calls[0]["name"] == "add" and called.tool_calls[0]["args"] == {
+        "a": 1,
+        "b": 2,
+    }
+    assert called.tool_calls[0]["id"]
+    answered = parse_turn('{"thought": "t", "answer": "3"}')
+    assert answered.text == "3" and not answered.tool_calls
+    assert answered.additional_kwargs["thought"] == "t"
+
+
+def test_unparsable_output_becomes_plain_text() -> None:
+    cut = parse_turn('{"thought": "long and cut')
+    assert cut.text == '{"thought": "long and cut' and not cut.tool_calls
+
+
+def test_foreign_messages_render_canonically() -> None:
+    foreign = AIMessage(content="", tool_calls=[{"name": "add", "args": {"a": 1}, "id": "x"}])
+    prompt = render_prompt([HumanMessage("q"), foreign], [ADD])
+    assert '{"thought": "", "tool": "add", "args": {"a": 1}}' in prompt

@@ -1,0 +1,110 @@
+"""Graph logic of the ReAct agent, with a scripted model (no real model involved)."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.checkpoint.sqlite import SqliteSaver
+
+from agentlab.graphs.react import build_react_agent, steps_this_run
+from agentlab.testing import ScriptedChatModel, answer, call
+from agentlab.tools import as_tool
+
+SNAPSHOTS = Path(__file__).parent / "snapshots"
+
+
+def get_weather(city: str) -> str:
+    """Weather in a city."""
+    if city != "Oslo":
+        raise ValueError(f"unknown city {city!r}")
+    return "Oslo: 4 °C, light snow"
+
+
+def add(a: int, b: int) -> int:
+    """Add two integers."""
+    return a + b
+
+
+TOOLS = [as_tool(get_weather), as_tool(add)]
+
+
+def run(model: ScriptedChatModel, task: str, **kwargs: object) -> dict[str, object]:
+    graph = build_react_agent(model, TOOLS, checkpointer=InMemorySaver(), **kwargs)  # type: ignore[arg-type]
+    return graph.invoke({"messages": [HumanMessage(task)]}, {"configurable": {"thread_id": "t"}})
+
+
+def test_tool_result_reaches_the_model_and_the_answer_ends_the_run() -> None:
+    model = ScriptedChatModel(turns=[call("get_weather", city="Oslo"), answer("4 °C in Oslo")])
+    state = run(model, "weather in Oslo?")
+    messages = state["messages"]
+    assert isinstance(messages[-1], AIMessage) and messages[-1].text == "4 °C in Oslo"
+    tool_message = model.seen[1][-1]
+    assert isinstance(tool_message, ToolMessage)
+    assert tool_message.text == "Oslo: 4 °C, light snow" and tool_message.status == "success"
+    assert model.bound_tools == ["get_weather", "add"]
+    assert state.get("error") is None
+
+
+def test_tool_exception_is_returned_to_the_model_as_an_error() -> None:
+    model = ScriptedChatModel(turns=[call("get_weather", city="Rome"), answer("unknown")])
+    run(model, "weather in Rome?")
+    reply = model.seen[1][-1]
+    assert isinstance(reply, ToolMessage) and reply.status == "error"
+    assert "unknown city 'Rome'" in reply.text
+
+
+def test_invalid_arguments_are_reported_with_the_field() -> None:
+    model = ScriptedChatModel(turns=[call("add", a="one", b=2), answer("sorry")])
+    run(model, "add one and two")
+    reply = model.seen[1][-1]
+    assert isinstance(reply, ToolMessage) and reply.status == "error"
+    assert "invalid arguments" in reply.text and "a" in reply.text
+
+
+def test_step_limit_ends_the_run_with_an_error_not_a_hang() -> None:
+    turns = [call("add", a=i, b=1) for i in range(10)]
+    model = ScriptedChatModel(turns=turns)
+    state = run(model, "count forever", max_steps=3)
+    assert "step limit reached: 3" in str(state["error"])
+    assert len(model.seen) == 3
+    assert steps_this_run(state["messages"]) == 2  # the third turn's call was not executed
+
+
+def test_a_thread_resumes_from_its_sqlite_checkpoint(tmp_path: Path) -> None:
+    path = tmp_path / "checkpoints.sqlite"
+    config = {"configurable": {"thread_id": "shared"}}
+    first = ScriptedChatModel(turns=[call("add", a=2, b=3), answer("5")])
+    with SqliteSaver.from_conn_string(str(path)) as saver:
+        build_react_agent(first, TOOLS, checkpointer=saver).invoke(
+            {"messages": [HumanMessage("2+3?")]}, config
+        )
+    second = ScriptedChatModel(turns=[answer("you asked 2+3")])
+    with SqliteSaver.from_conn_string(str(path)) as saver:
+        state = build_react_agent(second, TOOLS, checkpointer=saver).invoke(
+            {"messages": [HumanMessage("what did I ask?")]}, config
+        )
+    shown = second.seen[0]
+    assert [type(m).__name__ for m in shown] == [
+        "HumanMessage", "AIMessage", "ToolMessage", "AIMessage", "HumanMessage",
+    ]  # fmt: skip
+    assert state["messages"][-1].text == "you asked 2+3"
+    assert sqlite3.connect(path).execute("select count(*) from checkpoints").fetchone()[0] > 0
+
+
+def test_graph_shape_is_pinned() -> None:
+    graph = build_react_agent(ScriptedChatModel(turns=[]), TOOLS)
+    drawn = graph.get_graph().draw_mermaid()
+    snapshot = SNAPSHOTS / "react.mmd"
+    if not snapshot.exists():
+        pytest.fail(f"missing snapshot {snapshot}; it should contain:\n{drawn}")
+    assert drawn == snapshot.read_text()
+
+
+def test_scripted_model_refuses_to_be_called_past_its_script() -> None:
+    model = ScriptedChatModel(turns=[call("add", a=1, b=1)])
+    with pytest.raises(IndexError, match="1 turns; call 2"):
+        run(model, "loop", max_steps=5)
