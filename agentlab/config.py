@@ -1,4 +1,4 @@
-"""Settings: CLI flags > environment (``AGENTLAB_*``) > ``$AGENTLAB_HOME/config.toml`` > defaults."""
+"""Settings: CLI flags > env (``AGENTLAB_*``) > ``$AGENTLAB_HOME/config.toml`` > defaults."""
 
 from __future__ import annotations
 

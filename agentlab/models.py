@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from agentlab.config import DEFAULT_MODEL
+from agentlab import config
 from agentlab.errors import ModelFileError, ModelNotFoundError, ModelPullError
 
 __all__ = ["KNOWN_MODELS", "Chunk", "ModelSpec", "Progress", "pull", "resolve_model", "verify"]
@@ -55,8 +55,8 @@ def _qwen_chunks() -> tuple[Chunk, ...]:
 
 
 KNOWN_MODELS: dict[str, ModelSpec] = {
-    DEFAULT_MODEL: ModelSpec(
-        name=DEFAULT_MODEL,
+    config.DEFAULT_MODEL: ModelSpec(
+        name=config.DEFAULT_MODEL,
         filename="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
         size=491_400_064,
         sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
@@ -86,7 +86,7 @@ def resolve_model(name_or_path: str, model_dir: Path) -> Path:
     )
 
 
-def sha256_of(path: Path) -> str:
+def _sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         while block := handle.read(_HASH_BLOCK):
@@ -102,7 +102,7 @@ def verify(spec: ModelSpec, path: Path) -> None:
             f"{path} has {size:,} bytes, expected {spec.size:,} for {spec.name}; "
             f"delete it and run `agentlab models pull {spec.name}`"
         )
-    actual = sha256_of(path)
+    actual = _sha256_of(path)
     if actual != spec.sha256:
         raise ModelFileError(
             f"{path} has sha256 {actual}, expected {spec.sha256}; "

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -73,7 +74,7 @@ class Tracer(BaseCallbackHandler):
         message = getattr(generation, "message", None)
         if not isinstance(message, AIMessage):
             return
-        usage = message.usage_metadata or {}
+        usage: Mapping[str, Any] = message.usage_metadata or {}
         prompt = int(usage.get("input_tokens", 0))
         completion = int(usage.get("output_tokens", 0))
         reused = int((usage.get("input_token_details") or {}).get("cache_read", 0) or 0)

@@ -7,14 +7,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated, Any, TypedDict
 
+import langgraph.graph as lg
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, HumanMessage, SystemMessage
 from langchain_core.tools import BaseTool
 from langgraph.checkpoint.base import BaseCheckpointSaver
-from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.prebuilt import ToolNode
+from langgraph.prebuilt.tool_node import ToolInvocationError
 from pydantic import ValidationError
 
 __all__ = ["ReactState", "build_react_agent", "format_tool_error", "steps_this_run"]
@@ -38,6 +39,8 @@ def steps_this_run(messages: Sequence[BaseMessage]) -> int:
 
 def format_tool_error(exc: Exception) -> str:
     """What the model reads when a tool call fails: short, and says what to fix."""
+    if isinstance(exc, ToolInvocationError):  # ToolNode wraps the arguments' ValidationError
+        exc = exc.source
     if isinstance(exc, ValidationError):
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
@@ -77,13 +80,13 @@ def build_react_agent(
     def route(state: ReactState) -> str:
         last = state["messages"][-1]
         if state.get("error") or not (isinstance(last, AIMessage) and last.tool_calls):
-            return END
+            return lg.END
         return "tools"
 
-    graph = StateGraph(ReactState)
+    graph = lg.StateGraph(ReactState)
     graph.add_node("agent", agent)
     graph.add_node("tools", ToolNode(list(tools), handle_tool_errors=format_tool_error))
-    graph.add_edge(START, "agent")
-    graph.add_conditional_edges("agent", route, ["tools", END])
+    graph.add_edge(lg.START, "agent")
+    graph.add_conditional_edges("agent", route, ["tools", lg.END])
     graph.add_edge("tools", "agent")
     return graph.compile(checkpointer=checkpointer, name="react")

@@ -73,9 +73,10 @@ def test_a_new_argument_is_not_a_repeat() -> None:
 
 
 def test_tool_choice_selects_the_grammar() -> None:
+    from langchain_core.utils.function_calling import convert_to_openai_tool
+
     from agentlab.llm.chat_model import _grammar
     from agentlab.llm.protocol import ToolSpec, action_schema
-    from langchain_core.utils.function_calling import convert_to_openai_tool
 
     specs = [ToolSpec.from_openai(convert_to_openai_tool(t)) for t in TOOLS]
     model, engine = model_with([WEATHER_CALL])

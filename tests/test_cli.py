@@ -129,7 +129,7 @@ def test_thread_continues_in_a_new_process() -> None:
             "--thread",
             "trip",
             "--json",
-        ).stdout  # fmt: skip
+        ).stdout
     )
     assert first["status"] == "done" and first["thread_id"] == "trip"
     second = json.loads(
@@ -142,7 +142,7 @@ def test_thread_continues_in_a_new_process() -> None:
             "--thread",
             "trip",
             "--json",
-        ).stdout  # fmt: skip
+        ).stdout
     )
     assert second["status"] == "done"
     assert "oslo" in second["answer"].lower()

@@ -17,6 +17,8 @@ ALLOWED = {
 
 
 def layer(module: str) -> str:
+    if module == "agentlab.__main__":  # `python -m agentlab` is the command line
+        return "cli"
     parts = module.split(".")
     if len(parts) > 1 and parts[1] in {"tools", "memory", "graphs", "cli"}:
         return parts[1]

@@ -55,7 +55,7 @@ def test_grammar_compiles_for_every_mode() -> None:
         assert "get_weather" in grammar._grammar or mode in ("answer", "add")
 
 
-def test_prompt_is_chatml_with_a_stable_head_and_appended_history() -> None:
+def test_prompt_is_a_stable_head_and_an_appended_transcript() -> None:
     call = parse_turn('{"thought": "look", "tool": "get_weather", "args": {"city": "Oslo"}}')
     history = [
         SystemMessage("Be brief."),
@@ -65,18 +65,39 @@ def test_prompt_is_chatml_with_a_stable_head_and_appended_history() -> None:
     ]
     short = render_prompt(history[:2], [WEATHER])
     full = render_prompt(history, [WEATHER])
-    assert full.startswith(short.removesuffix("<|im_start|>assistant\n"))
+    assert full.startswith(short), "later steps only append to the prompt"
     assert "- get_weather(city: string): Weather in a city." in full
+    assert "    city: city only" in full
     assert "More detail" not in full and "Be brief." in full
-    assert '"tool": "get_weather", "args": {"city": "Oslo"}}<|im_end|>' in full
-    assert "Result of get_weather: 4 °C" in full
-    assert full.endswith("<|im_start|>assistant\n")
+    assert full.endswith(
+        "<|im_start|>user\nWeather in Oslo?<|im_end|>\n<|im_start|>assistant\n"
+        '{"thought": "look", "tool": "get_weather", "args": {"city": "Oslo"}}\n'
+        "Observation: 4 °C\n"
+    )
+
+
+def test_final_answer_closes_the_turn_and_a_new_task_opens_another() -> None:
+    done = parse_turn('{"thought": "t", "answer": "4 °C"}')
+    prompt = render_prompt([HumanMessage("a"), done, HumanMessage("b")], [WEATHER])
+    assert prompt.endswith(
+        '{"thought": "t", "answer": "4 °C"}<|im_end|>\n'
+        "<|im_start|>user\nb<|im_end|>\n<|im_start|>assistant\n"
+    )
+
+
+def test_an_unanswered_call_is_closed_before_the_next_task() -> None:
+    dangling = parse_turn('{"thought": "t", "tool": "add", "args": {"a": 1, "b": 2}}')
+    prompt = render_prompt([HumanMessage("a"), dangling, HumanMessage("b")], [ADD])
+    assert '"b": 2}}\n<|im_end|>\n<|im_start|>user\nb' in prompt
 
 
 def test_error_observations_are_labelled() -> None:
-    message = ToolMessage("bad city", tool_call_id="1", name="get_weather", status="error")
-    prompt = render_prompt([HumanMessage("x"), message], [WEATHER])
-    assert "Error from get_weather: bad city" in prompt
+    call = parse_turn('{"thought": "t", "tool": "get_weather", "args": {"city": "X"}}')
+    message = ToolMessage(
+        "bad city", tool_call_id=call.tool_calls[0]["id"], name="get_weather", status="error"
+    )
+    prompt = render_prompt([HumanMessage("x"), call, message], [WEATHER])
+    assert prompt.endswith("Observation: error from get_weather: bad city\n")
 
 
 def test_parse_turn_makes_tool_calls_and_answers() -> None:
@@ -99,4 +120,4 @@ def test_unparsable_output_becomes_plain_text() -> None:
 def test_foreign_messages_render_canonically() -> None:
     foreign = AIMessage(content="", tool_calls=[{"name": "add", "args": {"a": 1}, "id": "x"}])
     prompt = render_prompt([HumanMessage("q"), foreign], [ADD])
-    assert '{"thought": "", "tool": "add", "args": {"a": 1}}' in prompt
+    assert prompt.endswith('{"thought": "", "tool": "add", "args": {"a": 1}}\n')

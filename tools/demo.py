@@ -53,7 +53,7 @@ def calculator(expression: str) -> str:
     Args:
         expression: the expression only, e.g. "(12 + 3) * 4"
     """
-    cleaned = expression.replace("^", "**").replace("×", "*").replace(",", "")
+    cleaned = expression.replace("^", "**").replace("\u00d7", "*").replace(",", "")
     try:
         tree = ast.parse(cleaned, mode="eval")
     except SyntaxError:

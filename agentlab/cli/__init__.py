@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import sys
 
-from rich.console import Console
-
-from agentlab.errors import RunError, UsageError
-
 __all__ = ["main"]
 
 
 def main() -> None:
+    from rich.console import Console
+
     from agentlab.cli._app import app
+    from agentlab.errors import RunError, UsageError
 
     err = Console(stderr=True, highlight=False)
     try:

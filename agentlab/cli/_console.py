@@ -27,8 +27,9 @@ class ConsoleTrace(BaseCallbackHandler):
         self.step += 1
         self.console.print(f"[bold cyan]step {self.step}[/] ", end="")
 
-    def on_llm_new_token(self, token: str, **kwargs: Any) -> None:
-        self.console.print(escape(token), end="", style="dim", soft_wrap=True, highlight=False)
+    def on_llm_new_token(self, token: str | list[str | dict[str, Any]], **kwargs: Any) -> None:
+        if isinstance(token, str):  # LlamaChatModel streams text, never content-block lists
+            self.console.print(escape(token), end="", style="dim", soft_wrap=True, highlight=False)
 
     def on_llm_end(self, response: LLMResult, **kwargs: Any) -> None:
         self.console.print()

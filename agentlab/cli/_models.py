@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
-from rich.table import Table
+from rich.table import Column, Table
 
 from agentlab.config import DEFAULT_MODEL, load_settings
 from agentlab.errors import UsageError
@@ -52,7 +52,8 @@ def pull(
 def list_() -> None:
     """Show known models and whether they are present, plus other GGUF files in the model dir."""
     settings = load_settings()
-    table = Table("model", "present", "size", "path")
+    # Names and paths are to be copied: never cut them short, fold long paths instead.
+    table = Table(Column("model", no_wrap=True), "present", "size", Column("path", overflow="fold"))
     for spec in KNOWN_MODELS.values():
         path = spec.path_in(settings.model_dir)
         table.add_row(spec.name, "yes" if path.is_file() else "no", f"{spec.size:,}", str(path))

@@ -9,6 +9,7 @@ from typing import Any
 
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
+from langchain_core.runnables import RunnableConfig
 from langgraph.graph.state import CompiledStateGraph
 
 from agentlab.errors import RunError
@@ -46,13 +47,14 @@ def tool_call_records(messages: Sequence[BaseMessage]) -> list[dict[str, Any]]:
             continue
         for call in message.tool_calls:
             reply = results.get(call["id"] or "")
+            text = reply.text if reply is not None else None
             failed = reply is not None and reply.status == "error"
             records.append(
                 {
                     "name": call["name"],
                     "args": call["args"],
-                    "result": reply.text if reply is not None and not failed else None,
-                    "error": reply.text if failed else None,
+                    "result": None if failed else text,
+                    "error": text if failed else None,
                 }
             )
     return records
@@ -72,7 +74,7 @@ def run_task(
     Run failures (context overflow, model errors) become ``status="failed"`` with the error;
     the checkpoint keeps everything up to the last completed step.
     """
-    config: dict[str, Any] = {
+    config: RunnableConfig = {
         "configurable": {"thread_id": thread_id},
         "callbacks": [tracer, *callbacks],
         "recursion_limit": 2 * max_steps + 4,

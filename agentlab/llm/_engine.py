@@ -13,7 +13,8 @@ from agentlab.config import Settings
 from agentlab.errors import ContextOverflowError, ModelFileError
 
 if TYPE_CHECKING:
-    from llama_cpp import Llama, LlamaGrammar
+    from llama_cpp import Llama
+    from llama_cpp.llama_grammar import LlamaGrammar
 
 __all__ = ["Completion", "LlamaEngine"]
 

@@ -6,7 +6,7 @@ import functools
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
@@ -21,6 +21,9 @@ from agentlab.config import Settings
 from agentlab.llm._engine import Completion, LlamaEngine
 from agentlab.llm.protocol import Mode, ToolSpec, action_schema, parse_turn, render_prompt
 from agentlab.models import resolve_model
+
+if TYPE_CHECKING:
+    from llama_cpp.llama_grammar import LlamaGrammar
 
 __all__ = ["LlamaChatModel"]
 
@@ -107,8 +110,8 @@ class LlamaChatModel(BaseChatModel):
 
 
 @functools.lru_cache(maxsize=64)
-def _grammar(schema_json: str) -> Any:
-    from llama_cpp import LlamaGrammar
+def _grammar(schema_json: str) -> LlamaGrammar:
+    from llama_cpp.llama_grammar import LlamaGrammar
 
     return LlamaGrammar.from_json_schema(schema_json, verbose=False)
 

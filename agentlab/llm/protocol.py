@@ -1,10 +1,11 @@
 """The turn protocol that makes a small model call tools reliably.
 
-Every model turn is one JSON object, forced by a llama.cpp grammar built from the bound tools'
-JSON schemas: ``{"thought", "tool", "args"}`` to call a tool or ``{"thought", "answer"}`` to
-finish. The prompt is ChatML (the Qwen2 template) with a stable head: the rules, the tool list
-and three short worked examples. The head never changes within a run, and history is only
-appended, so llama.cpp's prefix cache serves everything but the newest turn.
+Every model step is one JSON object, forced by a llama.cpp grammar built from the bound tools'
+JSON schemas: ``{"thought", "tool", "args"}`` to call a bound tool with valid arguments, or
+``{"thought", "answer"}`` to finish. The prompt is ChatML (the Qwen2 template): a stable head
+(rules, two worked examples, the tool list) and then the run as one ReAct-style transcript of
+steps and ``Observation:`` lines. The head never changes and the transcript is only appended
+to, so llama.cpp's prefix cache serves everything but the newest observation.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from langchain_core.messages import (
 )
 
 __all__ = [
+    "Mode",
     "ToolSpec",
     "action_schema",
     "parse_turn",
@@ -31,7 +33,7 @@ __all__ = [
     "system_prompt",
 ]
 
-THOUGHT_MAX_CHARS = 160
+_THOUGHT_MAX_CHARS = 160
 
 Mode = Literal["auto", "required", "answer"] | str
 """``auto``: a tool or the answer; ``required``: some tool; ``answer``: only the answer;
@@ -77,85 +79,84 @@ def _first_paragraph(text: str) -> str:
     return " ".join(text.strip().split("\n\n")[0].split())
 
 
-RULES = """\
-You are a careful assistant. You solve the user's task with the tools listed below.
-Every reply is exactly one JSON object, either a tool call:
+_RULES = """\
+You are a careful assistant that solves the user's task with tools.
+Write one JSON object per step, either a call of one of your tools (listed at the end; pick \
+the tool whose description matches what you need):
 {"thought": "<short reason>", "tool": "<tool name>", "args": {<arguments>}}
-or the final answer:
-{"thought": "<short reason>", "answer": "<the answer for the user>"}
+or, when you know the answer, the final answer:
+{"thought": "<short reason>", "answer": "<one sentence for the user>"}
+After each tool call you see its result as "Observation: ...".
 
 Rules:
-1. Never guess facts a tool can give: look up people, places, records, prices, weather and \
-anything specific; compute every calculation and unit conversion with a tool.
-2. Arguments hold only the value itself: "Paris", not "the weather in Paris"; "3 * 4", not \
-"three times four".
-3. One tool call per reply. Use what a tool returned as the input of the next call when the \
-task has several steps.
-4. When the results answer the task, give the final answer as a full sentence that repeats the \
-exact values from the results.
-5. Only answer directly when no tool fits the task (greetings, general knowledge, writing)."""
+1. Facts about specific companies, people, projects, products or places, live data such as \
+weather or prices, and every calculation or unit conversion come from a tool, never from memory.
+2. Arguments hold only the value itself: "Paris", not "the weather in Paris".
+3. Many tasks need two steps: first look up a value, then compute, convert or look up more \
+with it. Answer only when the observations give exactly what the task asks for.
+4. The final answer repeats the exact values from the observations.
+5. General knowledge, greetings, translations and writing need no tool: answer directly."""
 
-EXAMPLES = """\
+_EXAMPLES = """\
 Examples (their tools only illustrate the format):
 
-User: What is 12 times 7 plus 5?
-Assistant: {"thought": "This is arithmetic, so I use the calculator.", "tool": "calculator", \
-"args": {"expression": "12 * 7 + 5"}}
-User: Result of calculator: 89
-Assistant: {"thought": "The calculator returned 89.", "answer": "12 times 7 plus 5 is 89."}
+Task: How tall is the Varden tower in feet?
+{"thought": "I need the height of the Varden tower.", "tool": "building_facts", "args": \
+{"name": "Varden tower"}}
+Observation: The Varden tower is 120 meters tall and opened in 1961.
+{"thought": "I have the height in meters, but the task asks for feet.", "tool": \
+"length_converter", "args": {"value": 120, "from_unit": "m", "to_unit": "ft"}}
+Observation: 120 m = 393.7 ft
+{"thought": "I have the height in feet.", "answer": "The Varden tower is 393.7 feet tall."}
 
-User: How old is the manager of the Oslo office?
-Assistant: {"thought": "First I find who manages the Oslo office.", "tool": "lookup", \
-"args": {"query": "Oslo office manager"}}
-User: Result of lookup: The Oslo office is managed by Ingrid Berg.
-Assistant: {"thought": "Now I look up the age of Ingrid Berg.", "tool": "lookup", \
-"args": {"query": "Ingrid Berg"}}
-User: Result of lookup: Ingrid Berg, 47 years old, joined in 2015.
-Assistant: {"thought": "I have the age.", "answer": "Ingrid Berg manages the Oslo office and \
-is 47 years old."}
-
-User: Say thank you in Spanish.
-Assistant: {"thought": "No tool is needed to translate this.", "answer": "Gracias."}"""
-
-HINT_OK = "Use this result: call the next tool if the task needs another step, else answer."
-HINT_ERROR = "The call failed. Fix the arguments, try another tool, or answer."
+Task: What is the capital of Italy?
+{"thought": "This is general knowledge; no tool is needed.", "answer": "The capital of Italy \
+is Rome."}"""
 
 
 def system_prompt(tools: Sequence[ToolSpec], extra: str = "") -> str:
     listing = "\n".join(t.signature() for t in tools) or "(no tools: answer directly)"
-    parts = [RULES, f"Tools:\n{listing}", EXAMPLES]
+    parts = [_RULES, _EXAMPLES, f"Your tools:\n{listing}"]
     if extra:
         parts.append(extra)
     return "\n\n".join(parts)
 
 
-def _turn(role: str, content: str) -> str:
-    return f"<|im_start|>{role}\n{content}<|im_end|>\n"
-
-
 def render_prompt(messages: Sequence[BaseMessage], tools: Sequence[ToolSpec]) -> str:
-    """ChatML prompt for ``messages``, ending where the assistant's next turn begins."""
+    """ChatML prompt for ``messages``, ending where the model's next step begins.
+
+    A run is one assistant turn holding the whole trajectory (steps and observations, like a
+    ReAct transcript); it closes with the final answer. Later text is only ever appended.
+    """
     extra = "\n\n".join(m.text for m in messages if isinstance(m, SystemMessage))
-    parts = [_turn("system", system_prompt(tools, extra))]
+    parts = [f"<|im_start|>system\n{system_prompt(tools, extra)}<|im_end|>\n"]
+    open_turn = False
     for message in messages:
         if isinstance(message, HumanMessage):
-            parts.append(_turn("user", message.text))
+            if open_turn:
+                parts.append("<|im_end|>\n")
+            parts.append(f"<|im_start|>user\n{message.text}<|im_end|>\n<|im_start|>assistant\n")
+            open_turn = True
         elif isinstance(message, AIMessage):
-            parts.append(_turn("assistant", turn_text(message)))
-        elif isinstance(message, ToolMessage):
-            parts.append(_turn("user", observation(message)))
-    parts.append("<|im_start|>assistant\n")
+            if not open_turn:
+                parts.append("<|im_start|>assistant\n")
+            final = not message.tool_calls
+            parts.append(_turn_text(message) + ("<|im_end|>\n" if final else "\n"))
+            open_turn = not final
+        elif isinstance(message, ToolMessage) and open_turn:
+            parts.append(f"Observation: {_observation(message)}\n")
+    if not open_turn:
+        parts.append("<|im_start|>assistant\n")
     return "".join(parts)
 
 
-def observation(message: ToolMessage) -> str:
-    name = message.name or "tool"
+def _observation(message: ToolMessage) -> str:
     if message.status == "error":
-        return f"Error from {name}: {message.text}\n{HINT_ERROR}"
-    return f"Result of {name}: {message.text}\n{HINT_OK}"
+        return f"error from {message.name or 'the tool'}: {message.text}"
+    return message.text
 
 
-def turn_text(message: AIMessage) -> str:
+def _turn_text(message: AIMessage) -> str:
     """The JSON the model wrote (verbatim, for the prefix cache), or its canonical form."""
     raw = message.additional_kwargs.get("raw")
     if isinstance(raw, str):
@@ -169,7 +170,7 @@ def turn_text(message: AIMessage) -> str:
 
 def action_schema(tools: Sequence[ToolSpec], mode: Mode = "auto") -> dict[str, Any]:
     """JSON schema of one turn; llama.cpp turns it into the grammar that constrains decoding."""
-    thought = {"type": "string", "maxLength": THOUGHT_MAX_CHARS}
+    thought = {"type": "string", "maxLength": _THOUGHT_MAX_CHARS}
     answer = {
         "type": "object",
         "properties": {"thought": thought, "answer": {"type": "string", "minLength": 1}},
