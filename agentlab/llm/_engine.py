@@ -9,8 +9,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from agentlab.config import Settings
 from agentlab.errors import ContextOverflowError, ModelFileError
+from agentlab.llm._sampling import GrammarSampler
 
 if TYPE_CHECKING:
     from llama_cpp import Llama
@@ -35,9 +38,10 @@ class Completion:
 class LlamaEngine:
     """One llama.cpp context. Calls are serialized: a context holds a single KV cache."""
 
-    def __init__(self, llama: Llama, path: Path) -> None:
+    def __init__(self, llama: Llama, path: Path, seed: int = 0) -> None:
         self.llama = llama
         self.path = path
+        self.seed = seed
         self._lock = threading.Lock()
 
     @classmethod
@@ -59,7 +63,7 @@ class LlamaEngine:
                 f"llama.cpp could not load {path} ({exc}); the file may be truncated, corrupt "
                 "or not a GGUF model: re-download it (`agentlab models pull`)"
             ) from None
-        return cls(llama, path)
+        return cls(llama, path, settings.seed)
 
     @property
     def n_ctx(self) -> int:
@@ -72,7 +76,7 @@ class LlamaEngine:
         self,
         prompt: str,
         *,
-        grammar: LlamaGrammar | None,
+        grammar: LlamaGrammar,
         max_tokens: int,
         temperature: float,
         on_text: Callable[[str], Any] | None = None,
@@ -102,7 +106,7 @@ class LlamaEngine:
         self,
         tokens: list[int],
         reused: int,
-        grammar: LlamaGrammar | None,
+        grammar: LlamaGrammar,
         max_tokens: int,
         temperature: float,
         on_text: Callable[[str], Any] | None,
@@ -110,31 +114,33 @@ class LlamaEngine:
         import llama_cpp
 
         llama = self.llama
-        started = time.perf_counter()
-        first_token_at = started
+        vocab = llama._model.vocab
+        sampler = GrammarSampler(llama, grammar, temperature, self.seed)
         generated: list[int] = []
         text = ""
         finish = "length"
-        stream = llama.generate(
-            tokens, temp=temperature, top_k=40, top_p=0.95, min_p=0.05,
-            repeat_penalty=1.0, grammar=grammar,
-        )  # fmt: skip
+        started = time.perf_counter()
         try:
-            for token in stream:
-                if not generated:
-                    first_token_at = time.perf_counter()
-                if llama_cpp.llama_vocab_is_eog(llama._model.vocab, token):
+            llama.n_tokens = reused  # keep the cached prefix; eval() drops the rest of the KV
+            llama.eval(tokens[reused:])
+            first_token_at = time.perf_counter()
+            while len(generated) < max_tokens:
+                logits = np.ctypeslib.as_array(
+                    llama._ctx.get_logits_ith(-1), shape=(llama.n_vocab(),)
+                )
+                token = sampler.pick(logits)
+                if llama_cpp.llama_vocab_is_eog(vocab, token):
                     finish = "stop"
                     break
+                sampler.accept(token)
                 generated.append(token)
                 decoded = llama.detokenize(generated).decode("utf-8", errors="ignore")
                 if on_text is not None and len(decoded) > len(text):
                     on_text(decoded[len(text) :])
                 text = decoded
-                if len(generated) >= max_tokens:
-                    break
+                llama.eval([token])
         finally:
-            stream.close()
+            sampler.close()
         finished = time.perf_counter()
         return Completion(
             text=text,
