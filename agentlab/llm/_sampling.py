@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ctypes
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -45,7 +45,7 @@ class GrammarSampler:
         self._temperature = temperature
         self._rng = np.random.default_rng(seed)
 
-    def _filter(self, data: ctypes.Array[ctypes.Structure], size: int) -> None:
+    def _filter(self, data: ctypes.Array[Any], size: int) -> None:
         array = self._c.llama_token_data_array(data=data, size=size, selected=-1, sorted=False)
         self._c.llama_sampler_apply(self._sampler, ctypes.byref(array))
 
@@ -73,7 +73,8 @@ class GrammarSampler:
         view = self._few_view[: len(tokens)]
         view["id"], view["logit"], view["p"] = tokens, 0.0, 0.0
         self._filter(self._few, len(tokens))
-        return tokens[view["logit"] != -math.inf]
+        allowed: np.ndarray = tokens[view["logit"] != -math.inf]
+        return allowed
 
     def accept(self, token: int) -> None:
         self._c.llama_sampler_accept(self._sampler, token)
