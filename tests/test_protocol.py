@@ -42,6 +42,8 @@ def test_required_named_and_answer_modes() -> None:
 def test_tool_branch_carries_the_argument_schema() -> None:
     branch = action_schema([ADD], "required")
     assert branch["properties"]["args"] == ADD.parameters
+    city = action_schema([WEATHER], "required")["properties"]["args"]["properties"]["city"]
+    assert city["maxLength"] == 300 and city["description"] == "city only"
     assert branch["required"] == ["thought", "tool", "args"]
 
 

@@ -33,7 +33,11 @@ __all__ = [
     "system_prompt",
 ]
 
+# Bounds that keep every turn inside the token budget: a small model that starts repeating
+# itself inside a string would otherwise run into the limit and leave broken JSON.
 _THOUGHT_MAX_CHARS = 160
+_ARG_MAX_CHARS = 300
+_ANSWER_MAX_CHARS = 600
 
 Mode = Literal["auto", "required", "answer"] | str
 """``auto``: a tool or the answer; ``required``: some tool; ``answer``: only the answer;
@@ -173,7 +177,10 @@ def action_schema(tools: Sequence[ToolSpec], mode: Mode = "auto") -> dict[str, A
     thought = {"type": "string", "maxLength": _THOUGHT_MAX_CHARS}
     answer = {
         "type": "object",
-        "properties": {"thought": thought, "answer": {"type": "string", "minLength": 1}},
+        "properties": {
+            "thought": thought,
+            "answer": {"type": "string", "minLength": 1, "maxLength": _ANSWER_MAX_CHARS},
+        },
         "required": ["thought", "answer"],
         "additionalProperties": False,
     }
@@ -183,7 +190,7 @@ def action_schema(tools: Sequence[ToolSpec], mode: Mode = "auto") -> dict[str, A
     calls = [
         {
             "type": "object",
-            "properties": {"thought": thought, "tool": {"const": t.name}, "args": t.parameters},
+            "properties": {"thought": thought, "tool": {"const": t.name}, "args": _bounded(t)},
             "required": ["thought", "tool", "args"],
             "additionalProperties": False,
         }
@@ -191,6 +198,15 @@ def action_schema(tools: Sequence[ToolSpec], mode: Mode = "auto") -> dict[str, A
     ]
     branches = [*calls, answer] if mode == "auto" else calls
     return branches[0] if len(branches) == 1 else {"oneOf": branches}
+
+
+def _bounded(tool: ToolSpec) -> dict[str, Any]:
+    """The tool's argument schema with a length bound on every unbounded string argument."""
+    properties = {
+        name: {"maxLength": _ARG_MAX_CHARS, **schema} if schema.get("type") == "string" else schema
+        for name, schema in tool.parameters.get("properties", {}).items()
+    }
+    return {**tool.parameters, "properties": properties}
 
 
 def parse_turn(text: str) -> AIMessage:
