@@ -19,7 +19,7 @@ model: install
 	$(BIN)/agentlab models pull
 
 demo: model
-	$(BIN)/agentlab run react "What is the weather in the city where Norwind Labs is headquartered?" --tools $(TOOLS)
+	$(BIN)/agentlab run react "What is the weather like in Oslo right now?" --tools $(TOOLS)
 
 lint: install
 	$(BIN)/ruff check .
