@@ -70,3 +70,16 @@ def test_streaming_tokens_reach_callbacks(chat_model: Any) -> None:
     collect = Collect()
     message = chat_model.invoke([HumanMessage("Say hello.")], {"callbacks": [collect]})
     assert "".join(collect.tokens) == message.additional_kwargs["raw"]
+
+
+@pytest.mark.parametrize("temperature", [0.0, 1.0])
+def test_sampling_never_leaves_the_grammar(chat_model: Any, temperature: float) -> None:
+    from llama_cpp.llama_grammar import LlamaGrammar
+
+    grammar = LlamaGrammar.from_string('root ::= "maybe" | "perhaps not"', verbose=False)
+    for prompt in ("Answer yes or no: is the sky blue?", "Write a poem about the sea."):
+        done = chat_model.engine.complete(
+            f"<|im_start|>user\n{prompt}<|im_end|>\n<|im_start|>assistant\n",
+            grammar=grammar, max_tokens=16, temperature=temperature,
+        )  # fmt: skip
+        assert done.text in {"maybe", "perhaps not"} and done.finish_reason == "stop"
