@@ -19,7 +19,7 @@ from pathlib import Path
 from agentlab import config
 from agentlab.errors import ModelFileError, ModelNotFoundError, ModelPullError
 
-__all__ = ["KNOWN_MODELS", "Chunk", "ModelSpec", "Progress", "pull", "resolve_model", "verify"]
+__all__ = ["KNOWN_MODELS", "Chunk", "ModelSpec", "Progress", "pull", "resolve_model"]
 
 Progress = Callable[[int, int, str], None]
 """Called as ``progress(done_bytes, total_bytes, what)`` while pulling."""
@@ -84,30 +84,6 @@ def resolve_model(name_or_path: str, model_dir: Path) -> Path:
     raise ModelNotFoundError(
         f"model {name_or_path!r} is neither a known model ({known}) nor an existing GGUF file"
     )
-
-
-def _sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while block := handle.read(_HASH_BLOCK):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def verify(spec: ModelSpec, path: Path) -> None:
-    """Raise :class:`ModelFileError` unless ``path`` has the spec's size and sha256."""
-    size = path.stat().st_size
-    if size != spec.size:
-        raise ModelFileError(
-            f"{path} has {size:,} bytes, expected {spec.size:,} for {spec.name}; "
-            f"delete it and run `agentlab models pull {spec.name}`"
-        )
-    actual = _sha256_of(path)
-    if actual != spec.sha256:
-        raise ModelFileError(
-            f"{path} has sha256 {actual}, expected {spec.sha256}; "
-            f"delete it and run `agentlab models pull {spec.name}`"
-        )
 
 
 def pull(spec: ModelSpec, model_dir: Path, progress: Progress | None = None) -> tuple[Path, bool]:
