@@ -3,7 +3,7 @@
 Every model step is one JSON object, forced by a llama.cpp grammar built from the bound tools'
 JSON schemas: ``{"thought", "tool", "args"}`` to call a bound tool with valid arguments, or
 ``{"thought", "answer"}`` to finish. The prompt is ChatML (the Qwen2 template): a stable head
-(rules, two worked examples, the tool list) and then the run as one ReAct-style transcript of
+(rules, a worked example, the tool list) and then the run as one ReAct-style transcript of
 steps and ``Observation:`` lines. The head never changes and the transcript is only appended
 to, so llama.cpp's prefix cache serves everything but the newest observation.
 """
@@ -102,7 +102,7 @@ with it. Answer only when the observations give exactly what the task asks for.
 5. General knowledge, greetings, translations and writing need no tool: answer directly."""
 
 _EXAMPLES = """\
-Examples (their tools only illustrate the format):
+Example (its tools only illustrate the format):
 
 Task: How tall is the Varden tower in feet?
 {"thought": "I need the height of the Varden tower.", "tool": "building_facts", "args": \
@@ -111,11 +111,7 @@ Observation: The Varden tower is 120 meters tall and opened in 1961.
 {"thought": "I have the height in meters, but the task asks for feet.", "tool": \
 "length_converter", "args": {"value": 120, "from_unit": "m", "to_unit": "ft"}}
 Observation: 120 m = 393.7 ft
-{"thought": "I have the height in feet.", "answer": "The Varden tower is 393.7 feet tall."}
-
-Task: What is the capital of Italy?
-{"thought": "This is general knowledge; no tool is needed.", "answer": "The capital of Italy \
-is Rome."}"""
+{"thought": "I have the height in feet.", "answer": "The Varden tower is 393.7 feet tall."}"""
 
 
 def system_prompt(tools: Sequence[ToolSpec], extra: str = "") -> str:
