@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from agentlab import config
+from agentlab.config import DEFAULT_MODEL
 from agentlab.errors import ModelFileError, ModelNotFoundError, ModelPullError
 
 __all__ = ["KNOWN_MODELS", "Chunk", "ModelSpec", "Progress", "pull", "resolve_model"]
@@ -55,8 +55,8 @@ def _qwen_chunks() -> tuple[Chunk, ...]:
 
 
 KNOWN_MODELS: dict[str, ModelSpec] = {
-    config.DEFAULT_MODEL: ModelSpec(
-        name=config.DEFAULT_MODEL,
+    DEFAULT_MODEL: ModelSpec(
+        name=DEFAULT_MODEL,
         filename="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
         size=491_400_064,
         sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",

@@ -7,11 +7,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated, Any, TypedDict
 
-import langgraph.graph as lg
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, HumanMessage, SystemMessage
 from langchain_core.tools import BaseTool
 from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.prebuilt import ToolNode
@@ -80,13 +80,13 @@ def build_react_agent(
     def route(state: ReactState) -> str:
         last = state["messages"][-1]
         if state.get("error") or not (isinstance(last, AIMessage) and last.tool_calls):
-            return lg.END
+            return END
         return "tools"
 
-    graph = lg.StateGraph(ReactState)
+    graph = StateGraph(ReactState)
     graph.add_node("agent", agent)
     graph.add_node("tools", ToolNode(list(tools), handle_tool_errors=format_tool_error))
-    graph.add_edge(lg.START, "agent")
-    graph.add_conditional_edges("agent", route, ["tools", lg.END])
+    graph.add_edge(START, "agent")
+    graph.add_conditional_edges("agent", route, ["tools", END])
     graph.add_edge("tools", "agent")
     return graph.compile(checkpointer=checkpointer, name="react")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
@@ -52,7 +53,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="print one JSON object on 
 
 
 @contextmanager
-def _checkpointer(settings: Settings) -> Any:
+def _checkpointer(settings: Settings) -> Iterator[SqliteSaver]:
     settings.home.mkdir(parents=True, exist_ok=True)
     with SqliteSaver.from_conn_string(str(settings.checkpoint_path)) as saver:
         yield saver

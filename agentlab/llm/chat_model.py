@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
@@ -47,15 +46,6 @@ class LlamaChatModel(BaseChatModel):
         path = resolve_model(settings.model, settings.model_dir)
         return cls(
             engine=LlamaEngine.load(path, settings),
-            temperature=settings.temperature,
-            max_tokens=settings.max_answer_tokens,
-        )
-
-    @classmethod
-    def from_path(cls, path: str | Path, settings: Settings | None = None) -> LlamaChatModel:
-        settings = settings or Settings()
-        return cls(
-            engine=LlamaEngine.load(Path(path), settings),
             temperature=settings.temperature,
             max_tokens=settings.max_answer_tokens,
         )
