@@ -93,14 +93,15 @@ class LlamaEngine:
             return self._generate(tokens, reused, grammar, max_tokens, temperature, on_text)
 
     def _cached_prefix(self, tokens: list[int]) -> int:
-        """How many prompt tokens llama.cpp will take from its cache (see ``Llama.generate``)."""
+        """How many prompt tokens to keep from the KV cache: the prefix shared with the last call,
+        less one when the whole prompt is cached (a token must be evaluated to get logits)."""
         cached = self.llama._input_ids[: self.llama.n_tokens]
         shared = 0
         for old, new in zip(cached, tokens, strict=False):
             if old != new:
                 break
             shared += 1
-        return shared - 1 if shared == len(tokens) else shared  # one token is replayed
+        return shared - 1 if shared == len(tokens) else shared
 
     def _generate(
         self,
@@ -115,6 +116,7 @@ class LlamaEngine:
 
         llama = self.llama
         vocab = llama._model.vocab
+        n_vocab = llama.n_vocab()
         sampler = GrammarSampler(llama, grammar, temperature, self.seed)
         generated: list[int] = []
         text = ""
@@ -125,9 +127,7 @@ class LlamaEngine:
             llama.eval(tokens[reused:])
             first_token_at = time.perf_counter()
             while len(generated) < max_tokens:
-                logits = np.ctypeslib.as_array(
-                    llama._ctx.get_logits_ith(-1), shape=(llama.n_vocab(),)
-                )
+                logits = np.ctypeslib.as_array(llama._ctx.get_logits_ith(-1), shape=(n_vocab,))
                 token = sampler.pick(logits)
                 if llama_cpp.llama_vocab_is_eog(vocab, token):
                     finish = "stop"
