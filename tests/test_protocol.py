@@ -6,7 +6,13 @@ import json
 
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
 
-from agentlab.llm.protocol import ToolSpec, action_schema, parse_turn, render_prompt
+from agentlab.llm.protocol import (
+    ToolSpec,
+    action_schema,
+    by_relevance,
+    parse_turn,
+    render_prompt,
+)
 
 WEATHER = ToolSpec(
     "get_weather",
@@ -123,3 +129,17 @@ def test_foreign_messages_render_canonically() -> None:
     foreign = AIMessage(content="", tool_calls=[{"name": "add", "args": {"a": 1}, "id": "x"}])
     prompt = render_prompt([HumanMessage("q"), foreign], [ADD])
     assert prompt.endswith('{"thought": "", "tool": "add", "args": {"a": 1}}\n')
+
+
+def test_tools_are_listed_by_relevance_to_the_first_task() -> None:
+    population = ToolSpec("city_population", "Number of inhabitants of a city.", {})
+    temperature = ToolSpec("get_temperature", "Current temperature in a city.", {})
+    ranked = by_relevance([population, temperature], "What is the temperature in Rivertown?")
+    assert [t.name for t in ranked] == ["get_temperature", "city_population"]
+    # No overlap keeps the caller's order; a later task does not reorder the thread's head.
+    assert by_relevance([population, temperature], "Say hello") == [population, temperature]
+    first = [HumanMessage("What is the temperature in Rivertown?")]
+    later = [*first, AIMessage("21 °C"), HumanMessage("And how many people live there?")]
+    head = render_prompt(first, [population, temperature])
+    assert render_prompt(later, [population, temperature]).startswith(head)
+    assert head.index("get_temperature(") < head.index("city_population(")

@@ -11,6 +11,7 @@ to, so llama.cpp's prefix cache serves everything but the newest observation.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ __all__ = [
     "Mode",
     "ToolSpec",
     "action_schema",
+    "by_relevance",
     "parse_turn",
     "render_prompt",
     "system_prompt",
@@ -108,10 +110,12 @@ Task: How tall is the Varden tower in feet?
 {"thought": "I need the height of the Varden tower.", "tool": "building_facts", "args": \
 {"name": "Varden tower"}}
 Observation: The Varden tower is 120 meters tall and opened in 1961.
-{"thought": "I have the height in meters, but the task asks for feet.", "tool": \
+{"thought": "The task asks for the height in feet, but the observation gives meters.", \
+"tool": \
 "length_converter", "args": {"value": 120, "from_unit": "m", "to_unit": "ft"}}
 Observation: 120 m = 393.7 ft
-{"thought": "I have the height in feet.", "answer": "The Varden tower is 393.7 feet tall."}"""
+{"thought": "The task asks for the height in feet, and the observation gives it.", \
+"answer": "The Varden tower is 393.7 feet tall."}"""
 
 
 def system_prompt(tools: Sequence[ToolSpec], extra: str = "") -> str:
@@ -122,6 +126,33 @@ def system_prompt(tools: Sequence[ToolSpec], extra: str = "") -> str:
     return "\n\n".join(parts)
 
 
+_WORD = re.compile(r"[a-z0-9]+")
+_STOP_WORDS = frozenset(
+    {"the", "and", "for", "with", "from", "into", "what", "which", "who", "how", "many", "much",
+     "does", "are", "was", "this", "that", "there", "their", "its", "can", "you", "your"}
+)  # fmt: skip
+
+
+def _words(text: str) -> set[str]:
+    found = _WORD.findall(text.lower())
+    return {w.removesuffix("s") for w in found if len(w) > 2 and w not in _STOP_WORDS}
+
+
+def by_relevance(tools: Sequence[ToolSpec], task: str) -> list[ToolSpec]:
+    """Tools sharing the most words with the task first (its name counts double).
+
+    A small model leans towards the tools it reads first; ordering by the conversation's first
+    task keeps the head stable for the whole thread, so the prefix cache still hits.
+    """
+    wanted = _words(task)
+
+    def overlap(tool: ToolSpec) -> int:
+        name = _words(tool.name.replace("_", " "))
+        return 2 * len(wanted & name) + len(wanted & _words(tool.description))
+
+    return sorted(tools, key=overlap, reverse=True)
+
+
 def render_prompt(messages: Sequence[BaseMessage], tools: Sequence[ToolSpec]) -> str:
     """ChatML prompt for ``messages``, ending where the model's next step begins.
 
@@ -129,7 +160,9 @@ def render_prompt(messages: Sequence[BaseMessage], tools: Sequence[ToolSpec]) ->
     ReAct transcript); it closes with the final answer. Later text is only ever appended.
     """
     extra = "\n\n".join(m.text for m in messages if isinstance(m, SystemMessage))
-    parts = [f"<|im_start|>system\n{system_prompt(tools, extra)}<|im_end|>\n"]
+    first_task = next((m.text for m in messages if isinstance(m, HumanMessage)), "")
+    listed = by_relevance(tools, first_task)
+    parts = [f"<|im_start|>system\n{system_prompt(listed, extra)}<|im_end|>\n"]
     open_turn = False
     for message in messages:
         if isinstance(message, HumanMessage):
