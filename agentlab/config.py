@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -15,9 +16,12 @@ from pydantic_settings import (
 
 from agentlab.errors import UsageError
 
-__all__ = ["DEFAULT_MODEL", "Settings", "load_settings"]
+__all__ = ["DEFAULT_MODEL", "ContextPolicy", "KvType", "Settings", "load_settings"]
 
 DEFAULT_MODEL = "qwen2.5-coder-0.5b-instruct-q4_k_m"
+
+KvType = Literal["f16", "q8_0", "q4_0"]
+ContextPolicy = Literal["cache-aware", "sliding", "none"]
 
 
 def _default_home() -> Path:
@@ -42,6 +46,27 @@ class Settings(BaseSettings):
         default_factory=lambda: os.cpu_count() or 1, ge=1, description="prefill threads"
     )
     n_gpu_layers: int = Field(default=0, ge=-1, description="layers offloaded to GPU; -1 = all")
+    kv_type_k: KvType = Field(default="f16", description="KV cache type of the keys")
+    kv_type_v: KvType = Field(default="f16", description="KV cache type of the values")
+    flash_attn: bool | None = Field(
+        default=None, description="flash attention; unset = on exactly when V is quantized"
+    )
+    context_policy: ContextPolicy = Field(
+        default="cache-aware", description="how history is kept within the token budget"
+    )
+    context_budget: int | None = Field(
+        default=None, ge=128, description="prompt tokens per model call; unset = 90% of n_ctx"
+    )
+    context_high: float = Field(
+        default=0.9, gt=0, le=1, description="prune when the prompt passes this budget fraction"
+    )
+    context_low: float = Field(
+        default=0.5, gt=0, le=1, description="and then cut it down to this fraction"
+    )
+    summary_tokens: int = Field(default=160, ge=16, description="bound of the running summary")
+    max_tool_output_tokens: int | None = Field(
+        default=None, ge=16, description="longer tool outputs are cut; unset = budget / 8"
+    )
     temperature: float = Field(default=0.0, ge=0.0, le=2.0)
     seed: int = 0
     max_steps: int = Field(default=8, ge=1, description="model calls per run before giving up")
@@ -51,6 +76,40 @@ class Settings(BaseSettings):
     @classmethod
     def _expand(cls, value: Path) -> Path:
         return value.expanduser()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        room = self.n_ctx - self.max_answer_tokens
+        if self.context_budget is not None and self.context_budget > room:
+            raise ValueError(
+                f"context_budget {self.context_budget} leaves no room for the answer: at most "
+                f"n_ctx - max_answer_tokens = {room}"
+            )
+        if self.context_low >= self.context_high:
+            raise ValueError(
+                f"context_low ({self.context_low}) must be below context_high "
+                f"({self.context_high}): prune from the high watermark down to the low one"
+            )
+        if self.flash_attn is False and self.kv_type_v != "f16":
+            raise ValueError(
+                f"kv_type_v={self.kv_type_v} needs flash attention in llama.cpp; leave flash_attn "
+                "unset (or true), or use kv_type_v=f16"
+            )
+        return self
+
+    @property
+    def use_flash_attn(self) -> bool:
+        return self.kv_type_v != "f16" if self.flash_attn is None else self.flash_attn
+
+    @property
+    def budget(self) -> int:
+        """Prompt tokens per model call."""
+        default = min(int(self.n_ctx * 0.9), self.n_ctx - self.max_answer_tokens)
+        return self.context_budget or default
+
+    @property
+    def tool_output_tokens(self) -> int:
+        return self.max_tool_output_tokens or self.budget // 8
 
     @property
     def checkpoint_path(self) -> Path:
@@ -79,8 +138,10 @@ def load_settings(**overrides: object) -> Settings:
     try:
         return Settings(**given)  # type: ignore[arg-type]
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"
-            for err in exc.errors()
-        )
+        problems = "; ".join(_problem(err["loc"], err["msg"]) for err in exc.errors())
         raise UsageError(f"invalid settings: {problems}") from None
+
+
+def _problem(location: tuple[int | str, ...], message: str) -> str:
+    message = message.removeprefix("Value error, ")
+    return f"{'.'.join(str(p) for p in location)}: {message}" if location else message

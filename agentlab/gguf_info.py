@@ -8,11 +8,20 @@ from typing import Any
 
 from agentlab.errors import ModelFileError
 
-__all__ = ["KV_BYTES_PER_ELEMENT", "KV_FORMULA", "ModelInfo", "read_model_info"]
+__all__ = [
+    "KV_BYTES_PER_ELEMENT",
+    "KV_FORMULA",
+    "KvPlan",
+    "ModelInfo",
+    "kv_cells",
+    "plan_kv",
+    "read_model_info",
+]
 
 # ggml block sizes: q8_0 stores 32 values in 34 bytes, q4_0 stores 32 values in 18 bytes.
 KV_BYTES_PER_ELEMENT: dict[str, float] = {"f16": 2.0, "q8_0": 34 / 32, "q4_0": 18 / 32}
 KV_FORMULA = "layers x KV heads x head dim x 2 (K and V) x bytes per element"
+_CELL_PADDING = 256  # llama.cpp rounds the context up to a multiple of 256 KV cells
 
 
 @dataclass(frozen=True)
@@ -42,6 +51,30 @@ class ModelInfo:
         data["kv_bytes_per_token"] = {t: self.kv_bytes_per_token(t) for t in KV_BYTES_PER_ELEMENT}
         data["kv_formula"] = KV_FORMULA
         return data
+
+
+def kv_cells(n_ctx: int) -> int:
+    """KV cells llama.cpp allocates for a context of ``n_ctx`` tokens."""
+    return -(-n_ctx // _CELL_PADDING) * _CELL_PADDING
+
+
+@dataclass(frozen=True)
+class KvPlan:
+    """The KV cache of one session (context) and how many fit a memory budget."""
+
+    kv_type: str
+    ctx: int
+    cells: int
+    bytes_per_session: int
+    memory: int | None  # budget for weights (loaded once) plus every session's KV cache
+    sessions: int | None
+
+
+def plan_kv(info: ModelInfo, ctx: int, kv_type: str, memory: int | None = None) -> KvPlan:
+    cells = kv_cells(ctx)
+    per_session = round(cells * info.kv_bytes_per_token(kv_type))
+    sessions = None if memory is None else max(0, memory - info.file_size) // per_session
+    return KvPlan(kv_type, ctx, cells, per_session, memory, sessions)
 
 
 def read_model_info(path: Path) -> ModelInfo:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
@@ -14,7 +16,7 @@ from rich.table import Column, Table
 
 from agentlab.config import DEFAULT_MODEL, load_settings
 from agentlab.errors import UsageError
-from agentlab.gguf_info import KV_BYTES_PER_ELEMENT, KV_FORMULA, read_model_info
+from agentlab.gguf_info import KV_BYTES_PER_ELEMENT, KV_FORMULA, KvPlan, plan_kv, read_model_info
 from agentlab.models import KNOWN_MODELS, resolve_model
 from agentlab.models import pull as pull_model
 
@@ -68,14 +70,33 @@ def list_() -> None:
 @models_app.command()
 def info(
     name: Annotated[str | None, typer.Argument(help="known model name or GGUF path")] = None,
+    ctx: Annotated[
+        int | None, typer.Option("--ctx", help="plan the KV cache for this context", min=1)
+    ] = None,
+    kv_type: Annotated[
+        str | None, typer.Option("--kv-type", help="f16, q8_0 or q4_0 (default: all)")
+    ] = None,
+    memory: Annotated[
+        str | None, typer.Option("--memory", help="memory budget, e.g. 8GiB, 512MB")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ) -> None:
-    """Describe a model: architecture, attention shape (GQA) and KV-cache bytes per token."""
+    """Describe a model: architecture, attention shape (GQA), KV-cache bytes per token, and with
+    --ctx the KV cache per session and how many sessions fit --memory."""
+    if kv_type is not None and kv_type not in KV_BYTES_PER_ELEMENT:
+        raise UsageError(f"unknown --kv-type {kv_type!r}; choose f16, q8_0 or q4_0")
+    budget = parse_size(memory) if memory is not None else None
     settings = load_settings(model=name)
     path = resolve_model(settings.model, settings.model_dir)
     model_info = read_model_info(Path(path))
+    plan_ctx = ctx or (settings.n_ctx if memory is not None or kv_type is not None else None)
+    kv_types = [kv_type] if kv_type else list(KV_BYTES_PER_ELEMENT)
+    plans = [plan_kv(model_info, plan_ctx, t, budget) for t in kv_types] if plan_ctx else []
     if as_json:
-        sys.stdout.write(json.dumps(model_info.as_dict()) + "\n")
+        data = model_info.as_dict()
+        if plans:
+            data["kv_plan"] = [asdict(plan) for plan in plans]
+        sys.stdout.write(json.dumps(data) + "\n")
         return
     rows = [
         ("name", model_info.name),
@@ -96,3 +117,36 @@ def info(
         table.add_row(key, value)
     out.print(table)
     out.print(f"KV bytes per token = {KV_FORMULA}")
+    if plans:
+        _print_plans(plans)
+
+
+def _print_plans(plans: list[KvPlan]) -> None:
+    first = plans[0]
+    title = f"KV cache per session at --ctx {first.ctx:,} ({first.cells:,} cells)"
+    table = Table("KV type", "bytes per session", "MiB", title=title)
+    if first.memory is not None:
+        table.add_column(f"sessions in {first.memory / 2**30:.2f} GiB")
+    for plan in plans:
+        row = [plan.kv_type, f"{plan.bytes_per_session:,}", f"{plan.bytes_per_session / 2**20:.1f}"]
+        if plan.sessions is not None:
+            row.append(str(plan.sessions))
+        table.add_row(*row)
+    out.print(table)
+    if first.memory is not None:
+        out.print("sessions = (memory - model file size, loaded once) / KV bytes per session")
+
+
+_UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "kib": 2**10, "m": 10**6, "mb": 10**6,
+          "mib": 2**20, "g": 10**9, "gb": 10**9, "gib": 2**30, "t": 10**12, "tb": 10**12,
+          "tib": 2**40}  # fmt: skip
+_SIZE = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]*)\s*")
+
+
+def parse_size(text: str) -> int:
+    """Bytes in a size such as ``8GiB``, ``512MB`` or ``1000000``."""
+    match = _SIZE.fullmatch(text)
+    unit = match.group(2).lower() if match else None
+    if match is None or unit not in _UNITS:
+        raise UsageError(f"--memory {text!r} is not a size; write e.g. 8GiB, 512MB or 1000000")
+    return int(float(match.group(1)) * _UNITS[unit])

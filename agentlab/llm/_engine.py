@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Completion", "LlamaEngine"]
 
+_GGML_TYPES = {"f16": 1, "q8_0": 8, "q4_0": 2}  # ggml_type values (llama_cpp.GGML_TYPE_*)
+
 
 @dataclass(frozen=True)
 class Completion:
@@ -55,10 +57,20 @@ class LlamaEngine:
                 n_threads=settings.n_threads,
                 n_threads_batch=settings.n_threads_batch,
                 n_gpu_layers=settings.n_gpu_layers,
+                type_k=_GGML_TYPES[settings.kv_type_k],
+                type_v=_GGML_TYPES[settings.kv_type_v],
+                flash_attn=settings.use_flash_attn,
                 seed=settings.seed,
                 verbose=False,
             )
         except (ValueError, RuntimeError, OSError) as exc:
+            if "llama_context" in str(exc):  # the weights loaded; the context did not
+                raise ModelFileError(
+                    f"llama.cpp could not create a context with n_ctx={settings.n_ctx}, "
+                    f"kv_type_k={settings.kv_type_k}, kv_type_v={settings.kv_type_v}, "
+                    f"flash_attn={settings.use_flash_attn}: this build may lack flash attention "
+                    "(a quantized V cache needs it; use kv_type_v=f16) or the memory for n_ctx"
+                ) from None
             raise ModelFileError(
                 f"llama.cpp could not load {path} ({exc}); the file may be truncated, corrupt "
                 "or not a GGUF model: re-download it (`agentlab models pull`)"
@@ -68,6 +80,12 @@ class LlamaEngine:
     @property
     def n_ctx(self) -> int:
         return int(self.llama.n_ctx())
+
+    def kv_state_bytes(self) -> int:
+        """Bytes of the context's state: the KV cells in use, in their cache type."""
+        import llama_cpp
+
+        return int(llama_cpp.llama_state_get_size(self.llama._ctx.ctx))
 
     def tokenize(self, text: str) -> list[int]:
         return list(self.llama.tokenize(text.encode("utf-8"), add_bos=False, special=True))
