@@ -53,6 +53,18 @@ class ScriptedChatModel(BaseChatModel):
     def _llm_type(self) -> str:
         return "scripted"
 
+    def get_num_tokens(self, text: str) -> int:
+        """Whitespace-separated words: a deterministic stand-in for a tokenizer."""
+        return len(text.split())
+
+    def get_num_tokens_from_messages(
+        self,
+        messages: list[BaseMessage],
+        tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool] | None = None,
+    ) -> int:
+        names = " ".join(convert_to_openai_tool(t)["function"]["name"] for t in tools or [])
+        return sum(self.get_num_tokens(m.text) + 1 for m in messages) + self.get_num_tokens(names)
+
     def bind_tools(
         self,
         tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool],

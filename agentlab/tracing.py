@@ -19,7 +19,9 @@ from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import AIMessage
 from langchain_core.outputs import LLMResult
 
-__all__ = ["Tracer", "Usage"]
+__all__ = ["SUMMARY_TAG", "Tracer", "Usage"]
+
+SUMMARY_TAG = "agentlab:context-summary"  # tags the model calls that write context summaries
 
 
 @dataclass
@@ -27,13 +29,17 @@ class Usage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     reused_prompt_tokens: int = 0
-    model_calls: int = 0
+    prefill_ms: float = 0.0
+    decode_ms: float = 0.0
+    model_calls: int = 0  # agent steps; the context manager's summary calls are not steps
 
-    def as_dict(self) -> dict[str, int]:
+    def as_dict(self) -> dict[str, int | float]:
         return {
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
             "reused_prompt_tokens": self.reused_prompt_tokens,
+            "prefill_ms": round(self.prefill_ms, 1),
+            "decode_ms": round(self.decode_ms, 1),
         }
 
 
@@ -69,7 +75,9 @@ class Tracer(BaseCallbackHandler):
             if self._file is not None:
                 self._file.flush()
 
-    def on_llm_end(self, response: LLMResult, *, run_id: UUID, **kwargs: Any) -> None:
+    def on_llm_end(
+        self, response: LLMResult, *, run_id: UUID, tags: list[str] | None = None, **kwargs: Any
+    ) -> None:
         generation = response.generations[0][0] if response.generations else None
         message = getattr(generation, "message", None)
         if not isinstance(message, AIMessage):
@@ -79,13 +87,16 @@ class Tracer(BaseCallbackHandler):
         completion = int(usage.get("output_tokens", 0))
         reused = int((usage.get("input_token_details") or {}).get("cache_read", 0) or 0)
         meta = message.response_metadata
+        summary = SUMMARY_TAG in (tags or [])
         with self._lock:
             self.usage.prompt_tokens += prompt
             self.usage.completion_tokens += completion
             self.usage.reused_prompt_tokens += reused
-            self.usage.model_calls += 1
+            self.usage.prefill_ms += float(meta.get("prefill_ms") or 0.0)
+            self.usage.decode_ms += float(meta.get("decode_ms") or 0.0)
+            self.usage.model_calls += 0 if summary else 1
         self.event(
-            "model_call",
+            "summary_call" if summary else "model_call",
             prompt_tokens=prompt,
             reused_prompt_tokens=reused,
             completion_tokens=completion,

@@ -50,6 +50,25 @@ ToolsOpt = Annotated[
 ModelOpt = Annotated[str | None, typer.Option("--model", help="known model name or GGUF path")]
 StepsOpt = Annotated[int | None, typer.Option("--max-steps", help="model turns per run", min=1)]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print one JSON object on stdout")]
+CtxOpt = Annotated[int | None, typer.Option("--n-ctx", help="context window in tokens")]
+KvOpt = Annotated[
+    str | None, typer.Option("--kv-type", help="KV cache type for K and V: f16, q8_0, q4_0")
+]
+GpuOpt = Annotated[
+    int | None, typer.Option("--gpu-layers", help="layers offloaded to the GPU; -1 = all")
+]
+PolicyOpt = Annotated[
+    str | None,
+    typer.Option("--context-policy", help="cache-aware (default), sliding or none"),
+]
+
+
+def _settings(model: str | None, max_steps: int | None, n_ctx: int | None, kv_type: str | None,
+              gpu_layers: int | None, context_policy: str | None) -> Settings:  # fmt: skip
+    return load_settings(
+        model=model, max_steps=max_steps, n_ctx=n_ctx, kv_type_k=kv_type, kv_type_v=kv_type,
+        n_gpu_layers=gpu_layers, context_policy=context_policy,
+    )  # fmt: skip
 
 
 @contextmanager
@@ -74,12 +93,16 @@ def run(
     max_steps: StepsOpt = None,
     as_json: JsonOpt = False,
     trace: Annotated[Path | None, typer.Option("--trace", help="JSON-lines trace file")] = None,
+    n_ctx: CtxOpt = None,
+    kv_type: KvOpt = None,
+    gpu_layers: GpuOpt = None,
+    context_policy: PolicyOpt = None,
 ) -> None:
     """Run an agent on TASK and print its answer (or the JSON result with --json)."""
     if not task.strip():
         raise UsageError("the task is empty; say what the agent should do")
     _check_pattern(pattern)
-    settings = load_settings(model=model, max_steps=max_steps)
+    settings = _settings(model, max_steps, n_ctx, kv_type, gpu_layers, context_policy)
     loaded = load_tools(tools) if tools else []
     chat_model = LlamaChatModel.from_settings(settings)
     thread_id = thread or uuid.uuid4().hex[:12]
@@ -89,7 +112,7 @@ def run(
     try:
         with _checkpointer(settings) as saver:
             graph = build_pattern(
-                pattern, chat_model, loaded, max_steps=settings.max_steps, checkpointer=saver
+                pattern, chat_model, loaded, settings=settings, checkpointer=saver
             )
             try:
                 result = run_task(
@@ -132,15 +155,19 @@ def eval_(
     max_steps: StepsOpt = None,
     as_json: JsonOpt = False,
     trace: Annotated[Path | None, typer.Option("--trace", help="JSON-lines trace file")] = None,
+    n_ctx: CtxOpt = None,
+    kv_type: KvOpt = None,
+    gpu_layers: GpuOpt = None,
+    context_policy: PolicyOpt = None,
 ) -> None:
     """Run every task of SUITE and report pass/fail, success rate, steps, tokens and time."""
     _check_pattern(pattern)
     tasks = load_suite(suite)
-    settings = load_settings(model=model, max_steps=max_steps)
+    settings = _settings(model, max_steps, n_ctx, kv_type, gpu_layers, context_policy)
     loaded = load_tools(tools) if tools else []
     chat_model = LlamaChatModel.from_settings(settings)
     graph = build_pattern(
-        pattern, chat_model, loaded, max_steps=settings.max_steps, checkpointer=InMemorySaver()
+        pattern, chat_model, loaded, settings=settings, checkpointer=InMemorySaver()
     )
     trace_path = trace or settings.trace_dir / f"eval-{uuid.uuid4().hex[:8]}.jsonl"
 

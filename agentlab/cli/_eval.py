@@ -86,7 +86,7 @@ def run_suite(
             tracer.close()
         ok = passes(task, result)
         for key in totals:
-            totals[key] += result.usage[key]
+            totals[key] += int(result.usage[key])
         rows.append(
             {
                 "id": task.id,

@@ -10,6 +10,8 @@ from langchain_core.tools import BaseTool
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph.state import CompiledStateGraph
 
+from agentlab.config import Settings
+from agentlab.context import ContextWindow
 from agentlab.errors import UsageError
 from agentlab.graphs.react import build_react_agent
 
@@ -25,10 +27,13 @@ def build_pattern(
     model: BaseChatModel,
     tools: Sequence[BaseTool],
     *,
-    max_steps: int,
+    settings: Settings,
     checkpointer: BaseCheckpointSaver[Any] | None,
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
     builder = PATTERNS.get(name)
     if builder is None:
         raise UsageError(f"unknown pattern {name!r}; available: {', '.join(sorted(PATTERNS))}")
-    return builder(model, tools, max_steps=max_steps, checkpointer=checkpointer)
+    context = ContextWindow.from_settings(model, tools, settings)
+    return builder(
+        model, tools, max_steps=settings.max_steps, checkpointer=checkpointer, context=context
+    )

@@ -26,7 +26,7 @@ class RunResult:
     steps: int
     tool_calls: list[dict[str, Any]]
     pending: dict[str, Any] | None
-    usage: dict[str, int]
+    usage: dict[str, int | float]
     wall_s: float
     error: str | None
     extra: dict[str, Any] = field(default_factory=dict)

@@ -58,6 +58,18 @@ class LlamaChatModel(BaseChatModel):
     def _identifying_params(self) -> dict[str, Any]:
         return {"model_path": str(self.engine.path), "temperature": self.temperature}
 
+    def get_num_tokens(self, text: str) -> int:
+        return len(self.engine.tokenize(text))
+
+    def get_num_tokens_from_messages(
+        self,
+        messages: list[BaseMessage],
+        tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool] | None = None,
+    ) -> int:
+        """Exact: the tokens of the prompt exactly as it is rendered for the model."""
+        specs = [ToolSpec.from_openai(convert_to_openai_tool(tool)) for tool in tools or []]
+        return len(self.engine.tokenize(render_prompt(messages, specs)))
+
     def bind_tools(
         self,
         tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool],

@@ -1,0 +1,261 @@
+"""Keep every model call within a token budget while llama.cpp's prefix cache keeps hitting.
+
+A prompt is a stable head (system prompt, tool schemas, pinned summary) and the history. The
+``cache-aware`` policy leaves both untouched, so each call only appends to the last one and
+llama.cpp reuses the whole cached prefix, until the prompt passes the high watermark. Then it
+evicts whole turns from the front of the history in one go, down to the low watermark, and folds
+them into a bounded running summary that the model writes. The cut point and the summary live in
+graph state (:class:`ContextState`), so the next calls see the same head and the same history
+again: one re-prefill per prune, not one per call.
+
+``sliding`` (langchain-core ``trim_messages`` to the budget on every call) and ``none`` (the
+whole history, until the context overflows) stay available for comparison.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypedDict, TypeVar
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import (
+    AIMessage,
+    BaseMessage,
+    HumanMessage,
+    SystemMessage,
+    ToolMessage,
+    trim_messages,
+)
+from langchain_core.tools import BaseTool
+
+from agentlab.config import ContextPolicy, Settings
+from agentlab.tracing import SUMMARY_TAG
+
+__all__ = ["ContextState", "ContextWindow", "Prepared", "turns"]
+
+M = TypeVar("M", bound=BaseMessage)
+Counter = Callable[[Sequence[BaseMessage]], int]
+Summarizer = Callable[[str, Sequence[BaseMessage]], str]
+
+_SUMMARY_HEADING = "Summary of the earlier conversation (older turns were removed):"
+
+
+class ContextState(TypedDict, total=False):
+    """What a graph keeps about its context: where the visible history starts, and the summary
+    of everything before it."""
+
+    start: int  # index into the messages: earlier ones are folded into the summary
+    summary: str
+    prunes: int
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """The messages to send to the model, and the context state to store when it changed."""
+
+    messages: list[BaseMessage]
+    tokens: int
+    update: ContextState | None = None
+
+
+def turns(messages: Sequence[BaseMessage]) -> list[list[BaseMessage]]:
+    """Split a history into whole turns: a user message, a final answer, or a tool call together
+    with its results. Evicting whole turns never leaves an orphan result or an unanswered call."""
+    grouped: list[list[BaseMessage]] = []
+    for message in messages:
+        if isinstance(message, ToolMessage) and grouped and _calls_tools(grouped[-1][0]):
+            grouped[-1].append(message)
+        else:
+            grouped.append([message])
+    return grouped
+
+
+def _calls_tools(message: BaseMessage) -> bool:
+    return isinstance(message, AIMessage) and bool(message.tool_calls)
+
+
+@dataclass
+class ContextWindow:
+    """Builds the model's view of a conversation under a token budget (see the module doc).
+
+    ``count`` must count the tokens of the prompt as the model renders it; by default the model's
+    own ``get_num_tokens_from_messages`` (exact for :class:`~agentlab.llm.LlamaChatModel`).
+    ``summarize(previous_summary, evicted_messages)`` writes the new summary; by default the model.
+    """
+
+    model: BaseChatModel
+    tools: Sequence[BaseTool] = ()
+    policy: ContextPolicy = "cache-aware"
+    budget: int = 4096
+    high: float = 0.9
+    low: float = 0.5
+    summary_tokens: int = 160
+    tool_output_tokens: int = 512
+    count: Counter | None = None
+    summarize: Summarizer | None = None
+    _counter: Counter = field(init=False, repr=False)
+    _summarizer: Summarizer = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._counter = self.count or self._count_with_model
+        self._summarizer = self.summarize or self._summarize_with_model
+
+    @classmethod
+    def from_settings(
+        cls, model: BaseChatModel, tools: Sequence[BaseTool], settings: Settings, **kwargs: Any
+    ) -> ContextWindow:
+        return cls(
+            model=model,
+            tools=tools,
+            policy=settings.context_policy,
+            budget=settings.budget,
+            high=settings.context_high,
+            low=settings.context_low,
+            summary_tokens=settings.summary_tokens,
+            tool_output_tokens=settings.tool_output_tokens,
+            **kwargs,
+        )
+
+    # -- the view ------------------------------------------------------------------------------
+
+    def prepare(
+        self,
+        messages: Sequence[BaseMessage],
+        state: ContextState | None = None,
+        head: Sequence[SystemMessage] = (),
+    ) -> Prepared:
+        """The messages for the next model call: ``head`` first, then the visible history."""
+        state = state or {}
+        if self.policy == "none":
+            view = [*head, *messages]
+            return Prepared(view, self._counter(view))
+        if self.policy == "sliding":
+            view = self._sliding(head, messages)
+            return Prepared(view, self._counter(view))
+        start, summary = state.get("start", 0), state.get("summary", "")
+        view = self._view(head, messages, start, summary)
+        tokens = self._counter(view)
+        if tokens <= self.high * self.budget:
+            return Prepared(view, tokens)
+        start, evicted = self._cut(head, messages, start, summary)
+        if evicted:
+            summary = self._bounded(self._summarizer(summary, evicted))
+        view = self._view(head, messages, start, summary)
+        update: ContextState = {"start": start, "summary": summary,
+                                "prunes": state.get("prunes", 0) + 1}  # fmt: skip
+        return Prepared(view, self._counter(view), update)
+
+    def _view(
+        self,
+        head: Sequence[SystemMessage],
+        messages: Sequence[BaseMessage],
+        start: int,
+        summary: str,
+    ) -> list[BaseMessage]:
+        pinned = [SystemMessage(f"{_SUMMARY_HEADING}\n{summary}")] if summary else []
+        task = _current_task(messages)
+        before = [messages[task]] if task is not None and task < start else []
+        visible = [self.clip(m, self._message_limit()) for m in [*before, *messages[start:]]]
+        return [*head, *pinned, *visible]
+
+    def _message_limit(self) -> int:
+        """No single message may take more than the room between the head and the low mark."""
+        return max(self.tool_output_tokens, int(self.low * self.budget) // 2)
+
+    def _cut(
+        self,
+        head: Sequence[SystemMessage],
+        messages: Sequence[BaseMessage],
+        start: int,
+        summary: str,
+    ) -> tuple[int, list[BaseMessage]]:
+        """Evict whole turns from the front until the view fits the low watermark.
+
+        The current task and the newest turn always stay; the summary's own size is reserved.
+        """
+        task = _current_task(messages)
+        pinned = messages[task] if task is not None else None
+        grouped = turns(messages[start:])
+        reserve = self.summary_tokens + 16
+        evicted: list[BaseMessage] = []
+        while len(grouped) > 1:
+            view = self._view(head, messages, start, summary)
+            if self._counter(view) + reserve <= self.low * self.budget:
+                break
+            turn = grouped.pop(0)
+            start += len(turn)
+            evicted.extend(m for m in turn if m is not pinned)
+        return start, evicted
+
+    def _sliding(
+        self, head: Sequence[SystemMessage], messages: Sequence[BaseMessage]
+    ) -> list[BaseMessage]:
+        trimmed = trim_messages(
+            [*head, *messages],
+            max_tokens=self.budget,
+            token_counter=self._counter,
+            strategy="last",
+            include_system=True,
+            start_on=("human", "ai"),  # never start on an orphan tool result
+            allow_partial=False,
+        )
+        return list(trimmed)
+
+    # -- sizes ---------------------------------------------------------------------------------
+
+    def clip(self, message: M, limit: int | None = None) -> M:
+        """``message`` cut to ``limit`` tokens (default: the tool-output limit), with a note."""
+        limit = limit or self.tool_output_tokens
+        text = message.text if isinstance(message.content, str) else str(message.content)
+        total = self._count_text(text)
+        if total <= limit:
+            return message
+        kept = text[: len(text) * limit // total]
+        while kept and self._count_text(kept) > limit - 24:
+            kept = kept[: int(len(kept) * 0.9)]
+        note = f"\n[... cut: the full text has {total:,} tokens; the first {limit:,} are shown]"
+        return message.model_copy(update={"content": kept + note})
+
+    def _bounded(self, summary: str) -> str:
+        return self.clip(AIMessage(summary.strip()), self.summary_tokens).text
+
+    def _count_text(self, text: str) -> int:
+        return self.model.get_num_tokens(text)
+
+    def _count_with_model(self, messages: Sequence[BaseMessage]) -> int:
+        return self.model.get_num_tokens_from_messages(list(messages), tools=list(self.tools))
+
+    # -- the summary ---------------------------------------------------------------------------
+
+    def _summarize_with_model(self, previous: str, evicted: Sequence[BaseMessage]) -> str:
+        digest = "\n".join(_digest(m) for m in evicted)
+        digest = self.clip(HumanMessage(digest), 4 * self.summary_tokens).text
+        request = [
+            SystemMessage(
+                "You keep the notes of a long conversation between a user and an assistant that "
+                "uses tools. Merge the earlier notes and the new turns into one short paragraph "
+                "of notes: the tasks, the facts and numbers found, what is done. Keep names and "
+                "numbers exact."
+            ),
+            HumanMessage(f"Earlier notes: {previous or '(none)'}\n\nNew turns:\n{digest}"),
+        ]
+        return self.model.invoke(request, config={"tags": [SUMMARY_TAG]}).text
+
+
+def _current_task(messages: Sequence[BaseMessage]) -> int | None:
+    """Index of the newest user message: the task of the current run, never evicted."""
+    found = (i for i in range(len(messages) - 1, -1, -1) if isinstance(messages[i], HumanMessage))
+    return next(found, None)
+
+
+def _digest(message: BaseMessage, width: int = 200) -> str:
+    """One short line per message for the summary writer."""
+    if isinstance(message, HumanMessage):
+        return f"User: {message.text[:width]}"
+    if isinstance(message, AIMessage) and message.tool_calls:
+        call = message.tool_calls[0]
+        return f"Assistant called {call['name']}({call['args']})"
+    if isinstance(message, ToolMessage):
+        return f"Result of {message.name or 'the tool'}: {message.text[:width]}"
+    return f"Assistant: {message.text[:width]}"
