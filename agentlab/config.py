@@ -16,7 +16,14 @@ from pydantic_settings import (
 
 from agentlab.errors import UsageError
 
-__all__ = ["DEFAULT_MODEL", "ContextPolicy", "KvType", "Settings", "load_settings"]
+__all__ = [
+    "DEFAULT_MODEL",
+    "ContextPolicy",
+    "KvType",
+    "Settings",
+    "default_budget",
+    "load_settings",
+]
 
 DEFAULT_MODEL = "qwen2.5-coder-0.5b-instruct-q4_k_m"
 
@@ -104,8 +111,7 @@ class Settings(BaseSettings):
     @property
     def budget(self) -> int:
         """Prompt tokens per model call."""
-        default = min(int(self.n_ctx * 0.9), self.n_ctx - self.max_answer_tokens)
-        return self.context_budget or default
+        return self.context_budget or default_budget(self.n_ctx, self.max_answer_tokens)
 
     @property
     def tool_output_tokens(self) -> int:
@@ -130,6 +136,11 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         toml = TomlConfigSettingsSource(settings_cls, toml_file=_default_home() / "config.toml")
         return (init_settings, env_settings, toml)
+
+
+def default_budget(n_ctx: int, answer_tokens: int) -> int:
+    """90% of the context for the prompt, and never less room than one answer needs."""
+    return min(int(n_ctx * 0.9), n_ctx - answer_tokens)
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -27,9 +27,12 @@ from langchain_core.messages import (
     ToolMessage,
     trim_messages,
 )
+from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool
 
-from agentlab.config import ContextPolicy, Settings
+from agentlab.config import ContextPolicy, Settings, default_budget
+from agentlab.errors import UsageError
+from agentlab.llm import LlamaChatModel
 from agentlab.tracing import SUMMARY_TAG
 
 __all__ = ["ContextState", "ContextWindow", "Prepared", "turns"]
@@ -87,7 +90,7 @@ class ContextWindow:
     model: BaseChatModel
     tools: Sequence[BaseTool] = ()
     policy: ContextPolicy = "cache-aware"
-    budget: int = 4096
+    budget: int = 0  # 0: derived from the model's context window (4096 if it has none)
     high: float = 0.9
     low: float = 0.5
     summary_tokens: int = 160
@@ -98,6 +101,16 @@ class ContextWindow:
     _summarizer: Summarizer = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
+        if not self.budget:
+            engine = getattr(self.model, "engine", None)
+            n_ctx = getattr(engine, "n_ctx", None)
+            answer = int(getattr(self.model, "max_tokens", None) or 256)
+            self.budget = default_budget(n_ctx, answer) if isinstance(n_ctx, int) else 4096
+        if not 0 < self.low < self.high <= 1:
+            raise UsageError(
+                f"context watermarks must satisfy 0 < low < high <= 1, got low={self.low} "
+                f"high={self.high}"
+            )
         self._counter = self.count or self._count_with_model
         self._summarizer = self.summarize or self._summarize_with_model
 
@@ -191,16 +204,26 @@ class ContextWindow:
     def _sliding(
         self, head: Sequence[SystemMessage], messages: Sequence[BaseMessage]
     ) -> list[BaseMessage]:
-        trimmed = trim_messages(
-            [*head, *messages],
-            max_tokens=self.budget,
-            token_counter=self._counter,
+        """``trim_messages`` as usually set up: per-message token counts, newest messages kept."""
+
+        def per_message(batch: Sequence[BaseMessage]) -> int:
+            return sum(self._count_text(m.text) + 4 for m in batch)  # + role markers
+
+        fixed = self._counter(list(head))  # system prompt, tool list, turn markers
+        kept = trim_messages(
+            list(messages),
+            max_tokens=max(self.budget - fixed, 0),
+            token_counter=per_message,
             strategy="last",
-            include_system=True,
             start_on=("human", "ai"),  # never start on an orphan tool result
             allow_partial=False,
         )
-        return list(trimmed)
+        # The rendered prompt is not exactly the sum of its messages: drop whole turns until the
+        # exact count fits too.
+        grouped = turns(kept)
+        while len(grouped) > 1 and self._counter([*head, *_flat(grouped)]) > self.budget:
+            grouped.pop(0)
+        return [*head, *_flat(grouped)]
 
     # -- sizes ---------------------------------------------------------------------------------
 
@@ -240,7 +263,15 @@ class ContextWindow:
             ),
             HumanMessage(f"Earlier notes: {previous or '(none)'}\n\nNew turns:\n{digest}"),
         ]
-        return self.model.invoke(request, config={"tags": [SUMMARY_TAG]}).text
+        # A llama.cpp model keeps the conversation's KV cache across this side call.
+        config: RunnableConfig = {"tags": [SUMMARY_TAG]}
+        if isinstance(self.model, LlamaChatModel):
+            return self.model.invoke(request, config, keep_cache=True).text
+        return self.model.invoke(request, config).text
+
+
+def _flat(grouped: Sequence[Sequence[BaseMessage]]) -> list[BaseMessage]:
+    return [message for turn in grouped for message in turn]
 
 
 def _current_task(messages: Sequence[BaseMessage]) -> int | None:

@@ -14,6 +14,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 from langgraph.checkpoint.memory import InMemorySaver
 
 from agentlab.context import ContextState, ContextWindow, turns
+from agentlab.errors import UsageError
 from agentlab.graphs.react import build_react_agent
 from agentlab.testing import ScriptedChatModel, answer, call
 from agentlab.tools import as_tool
@@ -133,3 +134,8 @@ def test_hundreds_of_tool_steps_complete_within_the_budget(policy: str) -> None:
     assert out["messages"][-1].text == "read them all" and not out.get("error")
     assert len(out["messages"]) == 1 + 2 * 300 + 1  # the checkpoint keeps the whole history
     assert max(model.get_num_tokens_from_messages(seen) for seen in model.seen) <= 500
+
+
+def test_watermarks_out_of_order_are_a_usage_error() -> None:
+    with pytest.raises(UsageError, match=r"got low=0\.8 high=0\.6"):
+        window(low=0.8, high=0.6)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ctypes
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -80,6 +82,31 @@ class LlamaEngine:
     @property
     def n_ctx(self) -> int:
         return int(self.llama.n_ctx())
+
+    @contextmanager
+    def keeping_cache(self) -> Iterator[None]:
+        """Run a side call (such as a summary) without losing the main conversation's cache.
+
+        The KV cells of the cached prefix are copied out and put back afterwards: a copy of a
+        few MB instead of prefilling the whole prompt again.
+        """
+        import llama_cpp
+
+        llama = self.llama
+        with self._lock:
+            ctx = llama._ctx.ctx
+            size = llama_cpp.llama_state_seq_get_size(ctx, 0)
+            saved = (ctypes.c_uint8 * size)()
+            llama_cpp.llama_state_seq_get_data(ctx, saved, size, 0)
+            tokens = llama._input_ids[: llama.n_tokens].copy()
+        try:
+            yield
+        finally:
+            with self._lock:
+                llama_cpp.llama_memory_seq_rm(llama_cpp.llama_get_memory(ctx), 0, -1, -1)
+                restored = llama_cpp.llama_state_seq_set_data(ctx, saved, size, 0) != 0
+                llama.n_tokens = len(tokens) if restored else 0  # else: prefill from scratch
+                llama.input_ids[: len(tokens)] = tokens
 
     def kv_state_bytes(self) -> int:
         """Bytes of the context's state: the KV cells in use, in their cache type."""

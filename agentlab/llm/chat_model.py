@@ -87,6 +87,9 @@ class LlamaChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
+        if kwargs.pop("keep_cache", False):  # a side call: the conversation's cache stays
+            with self.engine.keeping_cache():
+                return self._generate(messages, stop, run_manager, **kwargs)
         tools = [ToolSpec.from_openai(tool) for tool in kwargs.get("tools") or []]
         mode = _mode(kwargs.get("tool_choice"))
         prompt = render_prompt(messages, tools)
