@@ -58,7 +58,7 @@ class Prepared:
     """The messages to send to the model, and the context state to store when it changed."""
 
     messages: list[BaseMessage]
-    tokens: int
+    tokens: int | None  # exact prompt tokens (not counted under the policy "none")
     update: ContextState | None = None
 
 
@@ -141,8 +141,7 @@ class ContextWindow:
         """The messages for the next model call: ``head`` first, then the visible history."""
         state = state or {}
         if self.policy == "none":
-            view = [*head, *messages]
-            return Prepared(view, self._counter(view))
+            return Prepared([*head, *messages], None)
         if self.policy == "sliding":
             view = self._sliding(head, messages)
             return Prepared(view, self._counter(view))
@@ -247,7 +246,13 @@ class ContextWindow:
         return self.model.get_num_tokens(text)
 
     def _count_with_model(self, messages: Sequence[BaseMessage]) -> int:
-        return self.model.get_num_tokens_from_messages(list(messages), tools=list(self.tools))
+        try:
+            return self.model.get_num_tokens_from_messages(list(messages), tools=list(self.tools))
+        except ImportError as exc:  # LangChain's fallback tokenizer needs transformers
+            raise UsageError(
+                f"{type(self.model).__name__} cannot count tokens ({exc}); pass "
+                "ContextWindow(count=...) or use the context policy 'none'"
+            ) from None
 
     # -- the summary ---------------------------------------------------------------------------
 

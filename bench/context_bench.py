@@ -70,7 +70,7 @@ class Run:
             bound = self.model.bind_tools([TOOL], tool_choice="read_page")
             response = bound.invoke(prepared.messages)
         except ContextOverflowError:
-            self.overflow_turn = index
+            self.overflow_turn = index + 1
             return
         self.latency_s.append(time.perf_counter() - started)
         self.prefill_tokens.append(usage.prompt_tokens - usage.reused_prompt_tokens - before)
@@ -167,7 +167,7 @@ def _chart(reports: list[dict[str, Any]], path: Path) -> None:
     fig, ax = plt.subplots(figsize=(8, 4))
     for r in reports:
         label = r["policy"] + (
-            f" (overflow at turn {r['overflowed_at_turn'] + 1})" if r["overflowed_at_turn"] else ""
+            f" (overflow at turn {r['overflowed_at_turn']})" if r["overflowed_at_turn"] else ""
         )
         ax.plot(range(1, len(r["latency_s"]) + 1), r["latency_s"], label=label)
     ax.set_xlabel("turn")
