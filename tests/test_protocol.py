@@ -143,3 +143,10 @@ def test_tools_are_listed_by_relevance_to_the_first_task() -> None:
     head = render_prompt(first, [population, temperature])
     assert render_prompt(later, [population, temperature]).startswith(head)
     assert head.index("get_temperature(") < head.index("city_population(")
+
+
+def test_a_raw_newline_inside_a_string_still_parses() -> None:
+    # llama.cpp's JSON grammar allows control characters in strings; a newline must not turn a
+    # tool call into a plain-text answer.
+    turn = parse_turn('{"thought": "Project Falcon\n```" ,"tool": "lookup", "args" :{"q": "x"} }')
+    assert turn.tool_calls and turn.tool_calls[0]["name"] == "lookup"

@@ -242,7 +242,8 @@ def parse_turn(text: str) -> AIMessage:
     """Turn the model's JSON into an AIMessage with ``tool_calls`` (or plain text if not JSON)."""
     kwargs: dict[str, Any] = {"raw": text}
     try:
-        data = json.loads(text)
+        # llama.cpp's JSON grammar lets raw control characters (a newline) into strings.
+        data = json.loads(text, strict=False)
     except json.JSONDecodeError:
         return AIMessage(content=text.strip(), additional_kwargs=kwargs)
     if not isinstance(data, dict):
