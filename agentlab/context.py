@@ -29,6 +29,7 @@ from langchain_core.messages import (
 )
 from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool
+from langchain_core.utils.function_calling import convert_to_openai_tool
 
 from agentlab.config import ContextPolicy, Settings, default_budget
 from agentlab.errors import UsageError
@@ -99,6 +100,7 @@ class ContextWindow:
     summarize: Summarizer | None = None
     _counter: Counter = field(init=False, repr=False)
     _summarizer: Summarizer = field(init=False, repr=False)
+    _schemas: list[dict[str, Any]] = field(init=False, repr=False)  # converted once, not per count
 
     def __post_init__(self) -> None:
         if not self.budget:
@@ -111,6 +113,7 @@ class ContextWindow:
                 f"context watermarks must satisfy 0 < low < high <= 1, got low={self.low} "
                 f"high={self.high}"
             )
+        self._schemas = [convert_to_openai_tool(tool) for tool in self.tools]
         self._counter = self.count or self._count_with_model
         self._summarizer = self.summarize or self._summarize_with_model
 
@@ -146,6 +149,7 @@ class ContextWindow:
             view = self._sliding(head, messages)
             return Prepared(view, self._counter(view))
         start, summary = state.get("start", 0), state.get("summary", "")
+        messages = self._clipped(messages, start)
         view = self._view(head, messages, start, summary)
         tokens = self._counter(view)
         if tokens <= self.high * self.budget:
@@ -158,6 +162,14 @@ class ContextWindow:
                                 "prunes": state.get("prunes", 0) + 1}  # fmt: skip
         return Prepared(view, self._counter(view), update)
 
+    def _clipped(self, messages: Sequence[BaseMessage], start: int) -> list[BaseMessage]:
+        """``messages`` with every one the model may still see cut to the per-message limit."""
+        limit = self._message_limit()
+        task = _current_task(messages)
+        return [
+            self.clip(m, limit) if i >= start or i == task else m for i, m in enumerate(messages)
+        ]
+
     def _view(
         self,
         head: Sequence[SystemMessage],
@@ -168,8 +180,7 @@ class ContextWindow:
         pinned = [SystemMessage(f"{_SUMMARY_HEADING}\n{summary}")] if summary else []
         task = _current_task(messages)
         before = [messages[task]] if task is not None and task < start else []
-        visible = [self.clip(m, self._message_limit()) for m in [*before, *messages[start:]]]
-        return [*head, *pinned, *visible]
+        return [*head, *pinned, *before, *messages[start:]]
 
     def _message_limit(self) -> int:
         """No single message may take more than the room between the head and the low mark."""
@@ -247,7 +258,7 @@ class ContextWindow:
 
     def _count_with_model(self, messages: Sequence[BaseMessage]) -> int:
         try:
-            return self.model.get_num_tokens_from_messages(list(messages), tools=list(self.tools))
+            return self.model.get_num_tokens_from_messages(list(messages), tools=self._schemas)
         except ImportError as exc:  # LangChain's fallback tokenizer needs transformers
             raise UsageError(
                 f"{type(self.model).__name__} cannot count tokens ({exc}); pass "
