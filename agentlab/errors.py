@@ -7,7 +7,9 @@ AgentlabError
 └── RunError                a run or an operation failed; the result says why
     ├── ModelFileError      a GGUF is corrupt, truncated or fails its checksum
     ├── ModelPullError      fetching a model from the package registry failed
-    └── ContextOverflowError  the prompt does not fit the model's context window
+    ├── ContextOverflowError  the prompt does not fit the model's context window
+    ├── StoreError          a local store (SQLite) is unreadable, corrupt or locked
+    └── TransientToolError  raised by a tool: this call may succeed if retried
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ __all__ = [
     "ModelNotFoundError",
     "ModelPullError",
     "RunError",
+    "StoreError",
     "ToolLoadError",
+    "TransientToolError",
     "UsageError",
 ]
 
@@ -54,3 +58,12 @@ class ModelPullError(RunError):
 
 class ContextOverflowError(RunError):
     """A prompt is longer than the model's context window."""
+
+
+class StoreError(RunError):
+    """A local store (SQLite under ``AGENTLAB_HOME``) cannot be opened or written."""
+
+
+class TransientToolError(RunError):
+    """Raise it from a tool when the failure is temporary (a busy service, a lost connection):
+    the call is retried with backoff. Any other exception is reported to the model at once."""

@@ -90,5 +90,6 @@ class ScriptedChatModel(BaseChatModel):
         turn = self.turns[step].model_copy(deep=True)
         for tool_call in turn.tool_calls:  # fresh ids: a replayed script must not collide
             tool_call["id"] = f"call_{uuid.uuid4().hex[:12]}"
-        turn.usage_metadata = {"input_tokens": 0, "output_tokens": 0, "total_tokens": 0}
+        if turn.usage_metadata is None:  # a script may set usage to exercise token budgets
+            turn.usage_metadata = {"input_tokens": 0, "output_tokens": 0, "total_tokens": 0}
         return ChatResult(generations=[ChatGeneration(message=turn)])

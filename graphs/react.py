@@ -1,63 +1,62 @@
-"""ReAct: the model calls tools until it answers, with a step limit. Reads top to bottom:
-state, the agent node, the route, the graph.
+"""ReAct: the model calls tools until it answers, within a step limit and a budget. Calls the
+approval policy holds wait for a person (``interrupt``). Reads top to bottom: state, the
+agent node, the approval and tool nodes, the route, the graph.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Sequence
 from typing import Annotated, Any, TypedDict
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import (
-    AIMessage,
-    AnyMessage,
-    BaseMessage,
-    HumanMessage,
-    SystemMessage,
-    ToolMessage,
-)
+from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, HumanMessage, SystemMessage
+from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 from langgraph.graph.state import CompiledStateGraph
-from langgraph.prebuilt import ToolNode
-from langgraph.prebuilt.tool_node import ToolCallRequest, ToolInvocationError
-from langgraph.types import Command
-from pydantic import ValidationError
 
+from agentlab.budget import RunBudget
 from agentlab.context import ContextState, ContextWindow
+from agentlab.graphs._approval import approval_node, needs_approval, unanswered_calls
+from agentlab.tools import ApprovalPolicy, NeedsApproval, ToolRunner, format_tool_error
 
-__all__ = ["ReactState", "build_react_agent", "format_tool_error", "steps_this_run"]
+__all__ = ["ReactState", "RunClock", "build_react_agent", "format_tool_error", "steps_this_run"]
+
+
+class RunClock(TypedDict):
+    started: float  # when the run's first model call began (unix time)
+    waited: float  # seconds spent waiting for approval, not charged to the time budget
+    paused: float  # when the latest tool calls were emitted
 
 
 class ReactState(TypedDict, total=False):
     messages: Annotated[list[AnyMessage], add_messages]
-    error: str | None  # set when the run ends without an answer (step limit)
+    error: str | None  # set when the run ends without an answer (step limit, budget)
     context: ContextState  # what the model sees of a long history (see agentlab.context)
+    clock: RunClock
 
 
 def steps_this_run(messages: Sequence[BaseMessage]) -> int:
     """Model turns since the latest user message: the steps of the current run."""
-    steps = 0
-    for message in reversed(messages):
-        if isinstance(message, HumanMessage):
-            break
-        if isinstance(message, AIMessage):
-            steps += 1
-    return steps
+    return sum(1 for m in _this_run(messages) if isinstance(m, AIMessage))
 
 
-def format_tool_error(exc: Exception) -> str:
-    """What the model reads when a tool call fails: short, and says what to fix."""
-    if isinstance(exc, ToolInvocationError):  # ToolNode wraps the arguments' ValidationError
-        exc = exc.source
-    if isinstance(exc, ValidationError):
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
-        )
-        return f"invalid arguments: {problems}"
-    return f"{type(exc).__name__}: {exc}"
+def _this_run(messages: Sequence[BaseMessage]) -> list[BaseMessage]:
+    for index in range(len(messages) - 1, -1, -1):
+        if isinstance(messages[index], HumanMessage):
+            return list(messages[index + 1 :])
+    return list(messages)
+
+
+def _spent(messages: Sequence[BaseMessage]) -> tuple[int, int]:
+    """Tool calls made and tokens used by the current run."""
+    run = [m for m in _this_run(messages) if isinstance(m, AIMessage)]
+    calls = sum(len(m.tool_calls) for m in run)
+    tokens = sum(m.usage_metadata["total_tokens"] for m in run if m.usage_metadata)
+    return calls, tokens
 
 
 def build_react_agent(
@@ -68,52 +67,79 @@ def build_react_agent(
     max_steps: int = 8,
     checkpointer: BaseCheckpointSaver[Any] | None = None,
     context: ContextWindow | None = None,
+    approval: NeedsApproval | None = None,
+    runner: ToolRunner | None = None,
+    budget: RunBudget | None = None,
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
-    """Compile a ReAct graph: ``agent`` calls the model, ``tools`` runs its tool calls.
+    """Compile a ReAct graph: ``agent`` calls the model, ``approve`` holds calls for a person,
+    ``tools`` runs them.
 
     A run ends with the model's answer, or with ``error`` set once ``max_steps`` model turns
-    have passed without one. Tool exceptions and invalid arguments reach the model as tool
-    messages with ``status="error"``. ``context`` keeps each call within its token budget
-    (default: a cache-aware :class:`~agentlab.context.ContextWindow` over the model);
-    oversized tool outputs are cut before they enter the history.
+    have passed without one or the ``budget`` is spent. ``approval`` decides which calls wait
+    for ``Command(resume=...)`` (default :class:`~agentlab.tools.ApprovalPolicy`: every
+    acting tool; needs a ``checkpointer``). ``runner`` executes calls (default: timeouts and
+    retries from each tool's metadata; tool failures and invalid arguments reach the model as
+    tool messages with ``status="error"``). ``context`` keeps each call within its token budget
+    (default: a cache-aware :class:`~agentlab.context.ContextWindow`); oversized tool outputs
+    are cut before they enter the history.
     """
     window = context or ContextWindow(model, tools)
+    execute = runner or ToolRunner(tools)
+    limits = budget or RunBudget()
+    policy = approval if approval is not None else ApprovalPolicy()
+    held = needs_approval(tools, policy)
     bound = model.bind_tools(list(tools)) if tools else model
     preamble = [SystemMessage(system_prompt)] if system_prompt else []
-
-    def clip_output(
-        request: ToolCallRequest, execute: Callable[[ToolCallRequest], ToolMessage | Command[Any]]
-    ) -> ToolMessage | Command[Any]:
-        result = execute(request)
-        return window.clip(result) if isinstance(result, ToolMessage) else result
+    approve_calls = approval_node(tools, policy)
 
     def agent(state: ReactState) -> dict[str, Any]:
         messages = state["messages"]
+        now = time.time()
+        first = steps_this_run(messages) == 0
+        clock = RunClock(started=now, waited=0.0, paused=now) if first else state["clock"]
+        made, tokens = _spent(messages)
+        stop = limits.before_model(tokens=tokens, wall_s=now - clock["started"] - clock["waited"])
+        if stop:
+            return {"error": stop, "clock": clock}
         prepared = window.prepare(messages, state.get("context"), preamble)
         response = bound.invoke(prepared.messages)
         update: dict[str, Any] = {"context": prepared.update} if prepared.update else {}
-        calls_tool = isinstance(response, AIMessage) and bool(response.tool_calls)
-        if calls_tool and steps_this_run(messages) + 1 >= max_steps:
-            return {
-                **update,
-                "error": f"step limit reached: {max_steps} model turns without a final answer "
-                "(raise --max-steps or simplify the task)",
-            }
+        update["clock"] = {**clock, "paused": time.time()}
+        calls = response.tool_calls if isinstance(response, AIMessage) else []
+        if calls and steps_this_run(messages) + 1 >= max_steps:
+            stop = (
+                f"step limit reached: {max_steps} model turns without a final answer "
+                "(raise --max-steps or simplify the task)"
+            )
+        stop = stop or (limits.before_tools(made=made, wanted=len(calls)) if calls else None)
+        if stop:
+            return {**update, "error": stop}
         return {**update, "messages": [response], "error": None}
+
+    def approve(state: ReactState) -> dict[str, Any]:
+        update = approve_calls(dict(state))
+        clock = state["clock"]  # the time spent waiting is not the run's
+        return {
+            **update,
+            "clock": {**clock, "waited": clock["waited"] + time.time() - clock["paused"]},
+        }
+
+    def run_tools(state: ReactState, config: RunnableConfig) -> dict[str, Any]:
+        _, pending = unanswered_calls(state["messages"])
+        return {"messages": [window.clip(execute.run(call, config)) for call in pending]}
 
     def route(state: ReactState) -> str:
         last = state["messages"][-1]
         if state.get("error") or not (isinstance(last, AIMessage) and last.tool_calls):
             return END
-        return "tools"
+        return "approve" if any(held(call) for call in last.tool_calls) else "tools"
 
     graph = StateGraph(ReactState)
     graph.add_node("agent", agent)
-    graph.add_node(
-        "tools",
-        ToolNode(list(tools), handle_tool_errors=format_tool_error, wrap_tool_call=clip_output),
-    )
+    graph.add_node("approve", approve)
+    graph.add_node("tools", run_tools)
     graph.add_edge(START, "agent")
-    graph.add_conditional_edges("agent", route, ["tools", END])
+    graph.add_conditional_edges("agent", route, ["approve", "tools", END])
+    graph.add_edge("approve", "tools")
     graph.add_edge("tools", "agent")
     return graph.compile(checkpointer=checkpointer, name="react")

@@ -1,6 +1,28 @@
-"""Tools: wrap typed functions, accept LangChain tools, load ``MODULE:ATTR`` specs."""
+"""Tools: wrap typed functions (with metadata), load ``MODULE:ATTR`` specs, decide approvals
+and run calls safely."""
 
+from agentlab.tools._ledger import CallLedger, LedgerEntry
 from agentlab.tools._loading import load_tools
+from agentlab.tools._meta import SideEffects, ToolMeta, meta_of, with_meta
+from agentlab.tools._policy import ApprovalMode, ApprovalPolicy, NeedsApproval
+from agentlab.tools._runner import MAX_OUTPUT_CHARS, ToolRunner, ToolTimeoutError, format_tool_error
 from agentlab.tools._wrap import as_tool, tool
 
-__all__ = ["as_tool", "load_tools", "tool"]
+__all__ = [
+    "MAX_OUTPUT_CHARS",
+    "ApprovalMode",
+    "ApprovalPolicy",
+    "CallLedger",
+    "LedgerEntry",
+    "NeedsApproval",
+    "SideEffects",
+    "ToolMeta",
+    "ToolRunner",
+    "ToolTimeoutError",
+    "as_tool",
+    "format_tool_error",
+    "load_tools",
+    "meta_of",
+    "tool",
+    "with_meta",
+]

@@ -1,14 +1,15 @@
-"""Turning plain typed functions into LangChain tools."""
+"""Turning plain typed functions into LangChain tools, with agentlab metadata."""
 
 from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from typing import Any
+from typing import Any, overload
 
 from langchain_core.tools import BaseTool, StructuredTool
 
 from agentlab.errors import ToolLoadError
+from agentlab.tools._meta import SideEffects, with_meta
 
 __all__ = ["as_tool", "tool"]
 
@@ -37,6 +38,29 @@ def as_tool(obj: BaseTool | Callable[..., Any], *, name: str | None = None) -> B
         raise ToolLoadError(f"cannot make a tool of {label}: {exc}") from None
 
 
-def tool(func: Callable[..., Any]) -> BaseTool:
-    """Decorator form of :func:`as_tool`: ``@tool`` over a typed function with a docstring."""
-    return as_tool(func)
+@overload
+def tool(func: Callable[..., Any], /) -> BaseTool: ...
+
+
+@overload
+def tool(
+    *,
+    side_effects: SideEffects = ...,
+    requires_approval: bool | None = ...,
+    timeout_s: float = ...,
+    cost: float = ...,
+    retries: int = ...,
+) -> Callable[[Callable[..., Any]], BaseTool]: ...
+
+
+def tool(
+    func: Callable[..., Any] | None = None, /, **meta: Any
+) -> BaseTool | Callable[[Callable[..., Any]], BaseTool]:
+    """Make a tool of a typed function with a docstring: ``@tool`` or, with metadata,
+    ``@tool(side_effects="acting", timeout_s=5, cost=2)`` (see :class:`ToolMeta`)."""
+
+    def wrap(f: Callable[..., Any]) -> BaseTool:
+        made = as_tool(f)
+        return with_meta(made, **meta) if meta else made
+
+    return wrap(func) if func is not None else wrap

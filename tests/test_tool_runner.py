@@ -1,0 +1,128 @@
+"""Running tool calls safely: timeouts, retries, odd outputs, the journal and budgets."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from langchain_core.messages import HumanMessage, ToolCall
+from langgraph.checkpoint.memory import InMemorySaver
+
+from agentlab.budget import RunBudget
+from agentlab.errors import TransientToolError
+from agentlab.graphs.react import build_react_agent
+from agentlab.testing import ScriptedChatModel, answer, call
+from agentlab.tools import MAX_OUTPUT_CHARS, CallLedger, ToolMeta, ToolRunner, meta_of, tool
+
+CALLS: list[str] = []
+
+
+@tool(timeout_s=0.3)
+def hang(seconds: float) -> str:
+    """Sleep."""
+    time.sleep(seconds)
+    return "woke up"
+
+
+@tool(retries=2)
+def flaky(fail_times: int) -> str:
+    """Fail a few times, then work."""
+    CALLS.append("flaky")
+    if CALLS.count("flaky") <= fail_times:
+        raise TransientToolError("service busy")
+    return "ok"
+
+
+@tool
+def broken(x: int) -> str:
+    """Always fails."""
+    CALLS.append("broken")
+    raise ValueError("bad input")
+
+
+@tool
+def blob(kind: str) -> Any:
+    """Return odd data."""
+    return b"\xff\xfe caf\xe9" if kind == "bytes" else "x" * 50_000_000
+
+
+def one(name: str, **args: Any) -> ToolCall:
+    return ToolCall(name=name, args=args, id=f"id-{name}-{time.monotonic_ns()}", type="tool_call")
+
+
+def test_metadata_rides_on_the_tool_and_defaults_apply() -> None:
+    assert meta_of(hang).timeout_s == 0.3
+    assert meta_of(broken) == ToolMeta()
+
+
+def test_a_hung_tool_is_reported_as_an_error_without_waiting_for_it() -> None:
+    started = time.perf_counter()
+    reply = ToolRunner([hang]).run(one("hang", seconds=30))
+    assert time.perf_counter() - started < 5
+    assert reply.status == "error" and "did not finish within 0.3 s" in reply.text
+
+
+def test_transient_failures_are_retried_with_backoff_and_permanent_ones_are_not() -> None:
+    CALLS.clear()
+    naps: list[float] = []
+    runner = ToolRunner([flaky, broken], sleep=naps.append)
+    assert runner.run(one("flaky", fail_times=2)).text == "ok"
+    assert naps == [0.5, 1.0]
+    CALLS.clear()
+    failed = runner.run(one("flaky", fail_times=5))
+    assert failed.status == "error" and CALLS.count("flaky") == 3  # 1 + 2 retries
+    reply = runner.run(one("broken", x=1))
+    assert reply.text == "ValueError: bad input" and CALLS.count("broken") == 1
+
+
+def test_invalid_arguments_and_unknown_tools_are_explained() -> None:
+    runner = ToolRunner([broken])
+    assert "invalid arguments: x" in runner.run(one("broken", x="nope")).text
+    assert "unknown tool 'nope'; available: broken" in runner.run(one("nope")).text
+
+
+def test_non_utf8_bytes_and_huge_outputs_become_bounded_text() -> None:
+    runner = ToolRunner([blob])
+    assert runner.run(one("blob", kind="bytes")).text == "\ufffd\ufffd caf\ufffd"
+    huge = runner.run(one("blob", kind="huge")).text
+    assert len(huge) < MAX_OUTPUT_CHARS + 100 and "50,000,000 characters" in huge
+
+
+def test_a_journaled_call_returns_its_recorded_result_instead_of_running_again(
+    tmp_path: Path,
+) -> None:
+    CALLS.clear()
+    ledger = CallLedger(tmp_path / "tools.sqlite")
+    runner = ToolRunner([broken, flaky], ledger=ledger)
+    first = one("flaky", fail_times=0)
+    assert runner.run(first).text == "ok"
+    reopened = ToolRunner([flaky], ledger=CallLedger(tmp_path / "tools.sqlite"))
+    assert reopened.run(first).text == "ok"
+    assert CALLS.count("flaky") == 1
+    ledger.begin("lost", "flaky", {})  # started, never finished: the process died
+    reply = reopened.run(ToolCall(name="flaky", args={"fail_times": 0}, id="lost"))
+    assert reply.status == "error" and "outcome is unknown" in reply.text
+    assert CALLS.count("flaky") == 1
+
+
+def run(turns: list[Any], budget: RunBudget, tools: list[Any]) -> dict[str, Any]:
+    graph = build_react_agent(
+        ScriptedChatModel(turns=turns), tools, checkpointer=InMemorySaver(), budget=budget
+    )
+    return graph.invoke({"messages": [HumanMessage("go")]}, {"configurable": {"thread_id": "b"}})
+
+
+def test_budgets_end_the_run_with_a_clear_error() -> None:
+    CALLS.clear()
+    turns = [call("flaky", fail_times=0), call("flaky", fail_times=0), answer("done")]
+    state = run(turns, RunBudget(max_tool_calls=1), [flaky])
+    assert "tool-call budget reached" in state["error"] and CALLS == ["flaky"]
+    costly = call("flaky", fail_times=0)
+    costly.usage_metadata = {"input_tokens": 900, "output_tokens": 200, "total_tokens": 1100}
+    state = run([costly, answer("done")], RunBudget(max_tokens=1000), [flaky])
+    assert "token budget reached: 1100 of max_tokens=1000" in state["error"]
+    slow = [call("hang", seconds=0.4), answer("done")]
+    state = run(slow, RunBudget(max_wall_s=0.2), [hang])
+    assert "time budget reached" in state["error"]
+    assert run(slow, RunBudget(max_wall_s=30), [hang])["messages"][-1].text == "done"

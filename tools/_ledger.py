@@ -1,0 +1,99 @@
+"""A durable journal of tool calls, so an approved call runs at most once across crashes.
+
+LangGraph re-runs an interrupted node from its start when a run is resumed. Without a record
+kept outside the checkpoint, a process killed while a tool runs would run that tool again on
+resume. Each call is journaled (committed) before it starts and again when it ends; on resume
+a finished call returns its recorded result and a call that started but never finished is
+reported as having an unknown outcome instead of being repeated.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from agentlab.errors import StoreError
+
+__all__ = ["CallLedger", "LedgerEntry"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS tool_calls (
+    call_id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    args TEXT NOT NULL,
+    state TEXT NOT NULL,          -- 'started' | 'done'
+    ok INTEGER,
+    content TEXT,
+    started REAL NOT NULL,
+    finished REAL
+)
+"""
+_KEEP_DAYS = 30
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    name: str
+    state: Literal["started", "done"]
+    ok: bool | None
+    content: str | None
+
+
+class CallLedger:
+    """Tool-call journal in SQLite (WAL, a commit per change; safe across processes)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            # Nodes may run on LangGraph's worker threads; the lock serializes use.
+            self._db = sqlite3.connect(
+                path, timeout=10, isolation_level=None, check_same_thread=False
+            )
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute(_SCHEMA)
+            self._db.execute(
+                "DELETE FROM tool_calls WHERE started < ?", (time.time() - _KEEP_DAYS * 86400,)
+            )
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(
+                f"tool-call journal {path} cannot be opened ({exc}); if it is damaged, move it "
+                "away and it will be recreated"
+            ) from None
+
+    def begin(self, call_id: str, name: str, args: dict[str, Any]) -> LedgerEntry | None:
+        """The earlier entry of ``call_id``, or ``None`` after recording that it starts now."""
+        with self._lock:
+            return self._begin(call_id, name, args)
+
+    def _begin(self, call_id: str, name: str, args: dict[str, Any]) -> LedgerEntry | None:
+        row = self._db.execute(
+            "SELECT name, state, ok, content FROM tool_calls WHERE call_id = ?", (call_id,)
+        ).fetchone()
+        if row is not None:
+            ok = None if row[2] is None else bool(row[2])
+            return LedgerEntry(name=row[0], state=row[1], ok=ok, content=row[3])
+        self._db.execute(
+            "INSERT INTO tool_calls (call_id, name, args, state, started) "
+            "VALUES (?, ?, ?, 'started', ?)",
+            (call_id, name, json.dumps(args, default=str), time.time()),
+        )
+        return None
+
+    def finish(self, call_id: str, *, ok: bool, content: str) -> None:
+        with self._lock:
+            self._db.execute(
+                "UPDATE tool_calls SET state = 'done', ok = ?, content = ?, finished = ? "
+                "WHERE call_id = ?",
+                (int(ok), content, time.time(), call_id),
+            )
+
+    def close(self) -> None:
+        self._db.close()

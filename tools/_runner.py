@@ -1,0 +1,171 @@
+"""Running one tool call safely: a timeout, retries of transient failures, bounded text output,
+a journal entry (so a resumed run never repeats a call) and a statistics record."""
+
+from __future__ import annotations
+
+import contextvars
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+from langchain_core.messages import ToolCall, ToolMessage
+from langchain_core.runnables import RunnableConfig
+from langchain_core.tools import BaseTool
+from langgraph.errors import GraphBubbleUp
+from pydantic import ValidationError
+
+from agentlab.errors import TransientToolError
+from agentlab.tools._ledger import CallLedger
+from agentlab.tools._meta import meta_of
+
+__all__ = ["MAX_OUTPUT_CHARS", "StatsSink", "ToolRunner", "ToolTimeoutError", "format_tool_error"]
+
+MAX_OUTPUT_CHARS = 100_000
+"""Longer outputs are cut before anything else looks at them (a tool returning 50 MB must not
+reach the tokenizer); the context window cuts again to its token limit."""
+
+_TRANSIENT = (TransientToolError, ConnectionError, TimeoutError)
+
+
+class ToolTimeoutError(Exception):
+    """A tool call ran past its ``timeout_s``."""
+
+
+class StatsSink(Protocol):
+    def record(
+        self, name: str, *, ms: float, ok: bool, cost: float, error: str | None = None
+    ) -> None: ...
+
+
+def format_tool_error(exc: BaseException) -> str:
+    """What the model reads when a tool call fails: short, and says what to fix."""
+    source = getattr(exc, "source", None)  # ToolNode wraps argument errors
+    if isinstance(source, ValidationError):
+        exc = source
+    if isinstance(exc, ValidationError):
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        return f"invalid arguments: {problems}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+class ToolRunner:
+    """Runs the model's tool calls against ``tools``; never raises for a tool's failure.
+
+    Every failure (unknown tool, invalid arguments, an exception, a timeout) comes back as a
+    ``ToolMessage`` with ``status="error"`` that tells the model what went wrong. A hung call
+    cannot be killed inside the process (Python threads cannot be stopped): it is abandoned
+    on a daemon thread and its late result discarded. Code that must be killed belongs in a
+    subprocess, as ``python_exec`` does.
+    """
+
+    def __init__(
+        self,
+        tools: Sequence[BaseTool],
+        *,
+        ledger: CallLedger | None = None,
+        stats: StatsSink | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        backoff_s: float = 0.5,
+    ) -> None:
+        self.tools = {t.name: t for t in tools}
+        self.ledger = ledger
+        self.stats = stats
+        self._sleep = sleep
+        self._backoff_s = backoff_s
+
+    def run(self, call: ToolCall, config: RunnableConfig | None = None) -> ToolMessage:
+        call_id = call.get("id") or ""
+        tool = self.tools.get(call["name"])
+        if tool is None:
+            known = ", ".join(sorted(self.tools)) or "none"
+            return _reply(call, f"unknown tool {call['name']!r}; available: {known}", ok=False)
+        earlier = self.ledger.begin(call_id, call["name"], call["args"]) if self.ledger else None
+        if earlier is not None:
+            if earlier.state == "done" and earlier.content is not None:
+                return _reply(call, earlier.content, ok=bool(earlier.ok))
+            return _reply(
+                call,
+                "this call was started before the run stopped and its outcome is unknown; it was "
+                "not run again (check its effect before retrying)",
+                ok=False,
+            )
+        content, ok = self._attempts(tool, call, config)
+        if self.ledger:
+            self.ledger.finish(call_id, ok=ok, content=content)
+        return _reply(call, content, ok=ok)
+
+    def _attempts(
+        self, tool: BaseTool, call: ToolCall, config: RunnableConfig | None
+    ) -> tuple[str, bool]:
+        meta = meta_of(tool)
+        for attempt in range(meta.retries + 1):
+            started = time.perf_counter()
+            try:
+                content, ok = _text(self._invoke(tool, call, config, meta.timeout_s)), True
+            except GraphBubbleUp:  # an interrupt() inside the tool: LangGraph's, not a failure
+                raise
+            except Exception as exc:
+                content, ok = format_tool_error(exc), False
+                retry = isinstance(exc, _TRANSIENT) and attempt < meta.retries
+            else:
+                retry = False
+            ms = (time.perf_counter() - started) * 1000
+            if self.stats:
+                self.stats.record(
+                    tool.name, ms=ms, ok=ok, cost=meta.cost, error=None if ok else content
+                )
+            if not retry:
+                break
+            self._sleep(self._backoff_s * 2**attempt)
+        return content, ok
+
+    @staticmethod
+    def _invoke(
+        tool: BaseTool, call: ToolCall, config: RunnableConfig | None, timeout_s: float
+    ) -> Any:
+        box: dict[str, Any] = {}
+        finished = threading.Event()
+        context = contextvars.copy_context()  # keeps LangGraph's run context in the thread
+
+        def target() -> None:
+            try:
+                box["value"] = context.run(tool.invoke, call["args"], config)
+            except BaseException as exc:
+                box["error"] = exc
+            finally:
+                finished.set()
+
+        threading.Thread(target=target, name=f"tool-{tool.name}", daemon=True).start()
+        if not finished.wait(timeout_s):
+            # Not retried: the abandoned call may still be running.
+            raise ToolTimeoutError(f"{tool.name} did not finish within {timeout_s:g} s")
+        if "error" in box:
+            raise box["error"]
+        return box.get("value")
+
+
+def _text(value: Any) -> str:
+    """Any tool output as bounded text; bytes that are not UTF-8 never break the run."""
+    if isinstance(value, ToolMessage):
+        value = value.content
+    if isinstance(value, bytes | bytearray):
+        size, unit = len(value), "bytes"
+        text = bytes(value[:MAX_OUTPUT_CHARS]).decode("utf-8", errors="replace")
+    else:
+        text = value if isinstance(value, str) else str(value)
+        size, unit = len(text), "characters"
+    if size > MAX_OUTPUT_CHARS:
+        return text[:MAX_OUTPUT_CHARS] + f"\n[... cut: the output has {size:,} {unit}]"
+    return text
+
+
+def _reply(call: ToolCall, content: str, *, ok: bool) -> ToolMessage:
+    return ToolMessage(
+        content=content,
+        name=call["name"],
+        tool_call_id=call.get("id") or "",
+        status="success" if ok else "error",
+    )
