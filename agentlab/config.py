@@ -18,6 +18,7 @@ from agentlab.errors import UsageError
 
 __all__ = [
     "DEFAULT_MODEL",
+    "ApprovalMode",
     "ContextPolicy",
     "KvType",
     "Settings",
@@ -28,6 +29,7 @@ __all__ = [
 DEFAULT_MODEL = "qwen2.5-coder-0.5b-instruct-q4_k_m"
 
 KvType = Literal["f16", "q8_0", "q4_0"]
+ApprovalMode = Literal["acting", "all", "none"]
 ContextPolicy = Literal["cache-aware", "sliding", "none"]
 
 
@@ -78,6 +80,22 @@ class Settings(BaseSettings):
     seed: int = 0
     max_steps: int = Field(default=8, ge=1, description="model calls per run before giving up")
     max_answer_tokens: int = Field(default=256, ge=16, description="tokens per model turn")
+    approval: ApprovalMode = Field(
+        default="acting", description="which tool calls wait for approval: acting, all or none"
+    )
+    approve_tools: list[str] = Field(
+        default_factory=list, description="tools whose calls always wait for approval"
+    )
+    auto_tools: list[str] = Field(
+        default_factory=list, description="tools whose calls never wait for approval"
+    )
+    max_tool_calls: int | None = Field(default=None, ge=1, description="tool calls per run")
+    max_run_tokens: int | None = Field(
+        default=None, ge=1, description="prompt + completion tokens per run"
+    )
+    max_wall_s: float | None = Field(
+        default=None, gt=0, description="seconds per run, not counting approval waits"
+    )
 
     @field_validator("home", "model_dir")
     @classmethod
@@ -92,6 +110,9 @@ class Settings(BaseSettings):
                 f"context_budget {self.context_budget} leaves no room for the answer: at most "
                 f"n_ctx - max_answer_tokens = {room}"
             )
+        overlap = sorted(set(self.approve_tools) & set(self.auto_tools))
+        if overlap:
+            raise ValueError(f"{', '.join(overlap)} cannot be in both approve_tools and auto_tools")
         if self.context_low >= self.context_high:
             raise ValueError(
                 f"context_low ({self.context_low}) must be below context_high "
@@ -116,6 +137,11 @@ class Settings(BaseSettings):
     @property
     def tool_output_tokens(self) -> int:
         return self.max_tool_output_tokens or self.budget // 8
+
+    @property
+    def tool_db_path(self) -> Path:
+        """Tool-call journal and per-tool statistics."""
+        return self.home / "tools.sqlite"
 
     @property
     def checkpoint_path(self) -> Path:

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from langchain_core.tools import BaseTool
 
+from agentlab.config import ApprovalMode
 from agentlab.tools._meta import meta_of
 
 __all__ = ["ApprovalMode", "ApprovalPolicy", "NeedsApproval"]
-
-ApprovalMode = Literal["acting", "all", "none"]
 
 
 class NeedsApproval(Protocol):

@@ -6,25 +6,30 @@ import json
 import sys
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from langchain_core.tools import BaseTool
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.sqlite import SqliteSaver
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import Command
 from rich.console import Console
 from rich.table import Table
 
+from agentlab.cli._approve import ask_decision, decision_from_flags, describe_pending
 from agentlab.cli._console import ConsoleTrace
 from agentlab.cli._eval import load_suite, run_suite
 from agentlab.cli._models import models_app
 from agentlab.cli._patterns import PATTERNS, build_pattern
-from agentlab.cli._run import RunResult, run_task
+from agentlab.cli._run import RunResult, pending_call, run_task
+from agentlab.cli._threads import ThreadRecord, load_thread, save_thread
 from agentlab.config import Settings, load_settings
 from agentlab.errors import UsageError
 from agentlab.llm import LlamaChatModel
-from agentlab.tools import load_tools
+from agentlab.tools import CallLedger, ToolRunner, ToolStats, load_tools
 from agentlab.tracing import Tracer
 
 __all__ = ["app"]
@@ -63,12 +68,15 @@ PolicyOpt = Annotated[
 ]
 
 
-def _settings(model: str | None, max_steps: int | None, n_ctx: int | None, kv_type: str | None,
-              gpu_layers: int | None, context_policy: str | None) -> Settings:  # fmt: skip
-    return load_settings(
-        model=model, max_steps=max_steps, n_ctx=n_ctx, kv_type_k=kv_type, kv_type_v=kv_type,
-        n_gpu_layers=gpu_layers, context_policy=context_policy,
-    )  # fmt: skip
+def _overrides(model: str | None, max_steps: int | None, n_ctx: int | None,
+               kv_type: str | None, gpu_layers: int | None,
+               context_policy: str | None) -> dict[str, Any]:  # fmt: skip
+    """The settings given as flags (kept with a thread, so a resume uses them again)."""
+    given = {
+        "model": model, "max_steps": max_steps, "n_ctx": n_ctx, "kv_type_k": kv_type,
+        "kv_type_v": kv_type, "n_gpu_layers": gpu_layers, "context_policy": context_policy,
+    }  # fmt: skip
+    return {key: value for key, value in given.items() if value is not None}
 
 
 @contextmanager
@@ -81,6 +89,52 @@ def _checkpointer(settings: Settings) -> Iterator[SqliteSaver]:
 def _check_pattern(pattern: str) -> None:
     if pattern not in PATTERNS:
         raise UsageError(f"unknown pattern {pattern!r}; available: {', '.join(sorted(PATTERNS))}")
+
+
+@contextmanager
+def _agent(
+    settings: Settings, pattern: str, tools: list[BaseTool]
+) -> Iterator[CompiledStateGraph[Any, Any, Any, Any]]:
+    """The pattern's graph on the persistent checkpoints, its tool calls journaled and counted."""
+    chat_model = LlamaChatModel.from_settings(settings)
+    with (
+        _checkpointer(settings) as saver,
+        closing(CallLedger(settings.tool_db_path)) as ledger,
+        closing(ToolStats(settings.tool_db_path)) as stats,
+    ):
+        runner = ToolRunner(tools, ledger=ledger, stats=stats)
+        yield build_pattern(
+            pattern, chat_model, tools, settings=settings, checkpointer=saver, runner=runner
+        )
+
+
+def _drive(
+    graph: CompiledStateGraph[Any, Any, Any, Any],
+    payload: str | Command[Any] | None,
+    *,
+    thread_id: str,
+    settings: Settings,
+    tools: list[BaseTool],
+    tracer: Tracer,
+    as_json: bool,
+) -> RunResult:
+    """Run until done, failed or waiting; on a terminal, ask about each pending call."""
+    live = [] if as_json else [ConsoleTrace(err)]
+    try:
+        result = run_task(graph, payload, thread_id=thread_id, tracer=tracer,
+                          max_steps=settings.max_steps, callbacks=live)  # fmt: skip
+        while result.status == "interrupted" and not as_json and result.pending:
+            decision = ask_decision(err, result.pending, tools)
+            if decision is None:
+                break
+            result = run_task(
+                graph, Command(resume=decision), thread_id=thread_id, tracer=tracer,
+                max_steps=settings.max_steps, callbacks=live,
+            )  # fmt: skip
+    except KeyboardInterrupt:
+        err.print(f"\ncancelled; the checkpoint is intact: agentlab resume {thread_id}")
+        raise typer.Exit(130) from None
+    return result
 
 
 @app.command()
@@ -102,32 +156,90 @@ def run(
     if not task.strip():
         raise UsageError("the task is empty; say what the agent should do")
     _check_pattern(pattern)
-    settings = _settings(model, max_steps, n_ctx, kv_type, gpu_layers, context_policy)
+    overrides = _overrides(model, max_steps, n_ctx, kv_type, gpu_layers, context_policy)
+    settings = load_settings(**overrides)
     loaded = load_tools(tools) if tools else []
-    chat_model = LlamaChatModel.from_settings(settings)
     thread_id = thread or uuid.uuid4().hex[:12]
-    trace_path = trace or settings.trace_dir / f"{thread_id}.jsonl"
-    tracer = Tracer(trace_path, thread_id=thread_id, pattern=pattern)
-    live = [] if as_json else [ConsoleTrace(err)]
+    tracer = Tracer(trace or settings.trace_dir / f"{thread_id}.jsonl", thread_id=thread_id,
+                    pattern=pattern)  # fmt: skip
     try:
-        with _checkpointer(settings) as saver:
-            graph = build_pattern(
-                pattern, chat_model, loaded, settings=settings, checkpointer=saver
-            )
-            try:
-                result = run_task(
-                    graph, task, thread_id=thread_id, tracer=tracer,
-                    max_steps=settings.max_steps, callbacks=live,
-                )  # fmt: skip
-            except KeyboardInterrupt:
-                err.print(
-                    f"\ncancelled; the checkpoint is intact: continue with --thread {thread_id}"
+        with _agent(settings, pattern, loaded) as graph:
+            waiting = pending_call(graph, thread_id) if thread else None
+            if waiting is not None:
+                raise UsageError(
+                    f"thread {thread_id} waits for approval of {describe_pending(waiting)}; "
+                    f"answer it first: agentlab resume {thread_id} --approve | --reject REASON "
+                    "| --edit JSON"
                 )
-                raise typer.Exit(130) from None
+            save_thread(settings.checkpoint_path, thread_id,
+                        ThreadRecord(pattern, tools, overrides))  # fmt: skip
+            result = _drive(graph, task, thread_id=thread_id, settings=settings, tools=loaded,
+                            tracer=tracer, as_json=as_json)  # fmt: skip
     finally:
         tracer.close()
     _print_result(result, as_json)
-    raise typer.Exit(0 if result.status != "failed" else 1)
+    raise typer.Exit(1 if result.status == "failed" else 0)
+
+
+@app.command()
+def resume(
+    thread_id: Annotated[str, typer.Argument(help="the thread to continue")],
+    approve: Annotated[bool, typer.Option("--approve", help="run the pending call")] = False,
+    reject: Annotated[
+        str | None, typer.Option("--reject", help="do not run it; the model reads REASON")
+    ] = None,
+    edit: Annotated[
+        str | None, typer.Option("--edit", help="run it with these JSON arguments instead")
+    ] = None,
+    as_json: JsonOpt = False,
+    trace: Annotated[Path | None, typer.Option("--trace", help="JSON-lines trace file")] = None,
+) -> None:
+    """Continue a thread: answer its pending approval, or finish a run that was cut off."""
+    home_settings = load_settings()
+    record = load_thread(home_settings.checkpoint_path, thread_id)
+    if record is None:
+        raise UsageError(f"no thread {thread_id!r} in {home_settings.checkpoint_path}; "
+                         "see agentlab threads list")  # fmt: skip
+    settings = load_settings(**record.overrides)
+    loaded = load_tools(record.tools) if record.tools else []
+    tracer = Tracer(trace or settings.trace_dir / f"{thread_id}.jsonl", thread_id=thread_id,
+                    pattern=record.pattern)  # fmt: skip
+    try:
+        with _agent(settings, record.pattern, loaded) as graph:
+            payload = _resume_payload(graph, thread_id, approve, reject, edit, loaded, as_json)
+            result = _drive(graph, payload, thread_id=thread_id, settings=settings,
+                            tools=loaded, tracer=tracer, as_json=as_json)  # fmt: skip
+    finally:
+        tracer.close()
+    _print_result(result, as_json)
+    raise typer.Exit(1 if result.status == "failed" else 0)
+
+
+def _resume_payload(
+    graph: CompiledStateGraph[Any, Any, Any, Any], thread_id: str, approve: bool,
+    reject: str | None, edit: str | None, tools: list[BaseTool], as_json: bool,
+) -> Command[Any] | None:  # fmt: skip
+    pending = pending_call(graph, thread_id)
+    if pending is None:
+        if approve or reject is not None or edit is not None:
+            raise UsageError(f"thread {thread_id} has no call waiting for approval")
+        if not graph.get_state({"configurable": {"thread_id": thread_id}}).next:
+            raise UsageError(
+                f"thread {thread_id} has nothing to resume; continue the conversation with "
+                f"agentlab run PATTERN TASK --thread {thread_id}"
+            )
+        return None  # a run cut off mid-way: go on from the last checkpoint
+    decision = decision_from_flags(approve, reject, edit, tools, pending["name"])
+    if decision is None and as_json:
+        raise UsageError(
+            f"thread {thread_id} waits for approval of {describe_pending(pending)}: pass "
+            "--approve, --reject REASON or --edit JSON"
+        )
+    if decision is None:
+        decision = ask_decision(err, pending, tools)
+        if decision is None:
+            raise UsageError("no decision given; the call is still pending")
+    return Command(resume=decision)
 
 
 def _print_result(result: RunResult, as_json: bool) -> None:
@@ -163,7 +275,8 @@ def eval_(
     """Run every task of SUITE and report pass/fail, success rate, steps, tokens and time."""
     _check_pattern(pattern)
     tasks = load_suite(suite)
-    settings = _settings(model, max_steps, n_ctx, kv_type, gpu_layers, context_policy)
+    settings = load_settings(**_overrides(model, max_steps, n_ctx, kv_type, gpu_layers,
+                                          context_policy))  # fmt: skip
     loaded = load_tools(tools) if tools else []
     chat_model = LlamaChatModel.from_settings(settings)
     graph = build_pattern(

@@ -1,4 +1,4 @@
-"""The agent patterns the CLI can run, by name."""
+"""The agent patterns the CLI can run, by name, built from settings."""
 
 from __future__ import annotations
 
@@ -10,10 +10,12 @@ from langchain_core.tools import BaseTool
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph.state import CompiledStateGraph
 
+from agentlab.budget import RunBudget
 from agentlab.config import Settings
 from agentlab.context import ContextWindow
 from agentlab.errors import UsageError
 from agentlab.graphs.react import build_react_agent
+from agentlab.tools import ApprovalPolicy, ToolRunner
 
 __all__ = ["PATTERNS", "build_pattern"]
 
@@ -29,11 +31,18 @@ def build_pattern(
     *,
     settings: Settings,
     checkpointer: BaseCheckpointSaver[Any] | None,
+    runner: ToolRunner | None = None,
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
     builder = PATTERNS.get(name)
     if builder is None:
         raise UsageError(f"unknown pattern {name!r}; available: {', '.join(sorted(PATTERNS))}")
-    context = ContextWindow.from_settings(model, tools, settings)
     return builder(
-        model, tools, max_steps=settings.max_steps, checkpointer=checkpointer, context=context
+        model,
+        tools,
+        max_steps=settings.max_steps,
+        checkpointer=checkpointer,
+        context=ContextWindow.from_settings(model, tools, settings),
+        approval=ApprovalPolicy.of(settings.approval, settings.approve_tools, settings.auto_tools),
+        runner=runner,
+        budget=RunBudget(settings.max_tool_calls, settings.max_run_tokens, settings.max_wall_s),
     )

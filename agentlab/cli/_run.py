@@ -11,11 +11,12 @@ from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import Command
 
 from agentlab.errors import RunError
 from agentlab.tracing import Tracer
 
-__all__ = ["RunResult", "run_task", "tool_call_records"]
+__all__ = ["RunResult", "pending_call", "run_task", "tool_call_records"]
 
 
 @dataclass
@@ -60,9 +61,21 @@ def tool_call_records(messages: Sequence[BaseMessage]) -> list[dict[str, Any]]:
     return records
 
 
+def pending_call(
+    graph: CompiledStateGraph[Any, Any, Any, Any], thread_id: str
+) -> dict[str, Any] | None:
+    """The tool call the thread waits to have approved, or ``None``."""
+    state = graph.get_state({"configurable": {"thread_id": thread_id}})
+    for interrupt in state.interrupts:
+        value = interrupt.value
+        if isinstance(value, dict) and "name" in value:
+            return {"name": value["name"], "args": value.get("args", {})}
+    return None
+
+
 def run_task(
     graph: CompiledStateGraph[Any, Any, Any, Any],
-    task: str,
+    task: str | Command[Any] | None,
     *,
     thread_id: str,
     tracer: Tracer,
@@ -71,41 +84,53 @@ def run_task(
 ) -> RunResult:
     """Run ``task`` on ``thread_id`` (continuing its checkpoint) and describe the outcome.
 
-    Run failures (context overflow, model errors) become ``status="failed"`` with the error;
-    the checkpoint keeps everything up to the last completed step.
+    ``task`` is a new user message, a ``Command(resume=...)`` answering a pending approval, or
+    ``None`` to continue a run that was cut off. Run failures (context overflow, model errors)
+    become ``status="failed"`` with the error; the checkpoint keeps everything up to the last
+    completed step. A run waiting for approval is ``status="interrupted"`` with ``pending``.
     """
     config: RunnableConfig = {
         "configurable": {"thread_id": thread_id},
         "callbacks": [tracer, *callbacks],
-        "recursion_limit": 2 * max_steps + 4,
+        "recursion_limit": 3 * max_steps + 4,
     }
-    before = len(graph.get_state(config).values.get("messages", []))
+    payload = {"messages": [HumanMessage(task)]} if isinstance(task, str) else task
     started = time.perf_counter()
     error: str | None = None
     try:
-        graph.invoke({"messages": [HumanMessage(task)]}, config)
+        graph.invoke(payload, config)
     except RunError as exc:
         error = str(exc)
     wall_s = round(time.perf_counter() - started, 3)
     values = graph.get_state(config).values
-    new = values.get("messages", [])[before:]
+    new = _current_run(values.get("messages", []))
+    pending = pending_call(graph, thread_id) if error is None else None
     error = error or values.get("error")
     last = new[-1] if new else None
     answered = isinstance(last, AIMessage) and not last.tool_calls and error is None
+    status = "done" if answered else "interrupted" if pending else "failed"
     result = RunResult(
         answer=last.text if answered and last is not None else "",
         thread_id=thread_id,
-        status="done" if answered else "failed",
+        status=status,
         steps=tracer.usage.model_calls,
         tool_calls=tool_call_records(new),
-        pending=None,
+        pending=pending,
         usage=tracer.usage.as_dict(),
         wall_s=wall_s,
-        error=error if not answered else None,
+        error=error if status == "failed" else None,
     )
-    if not answered and result.error is None:
+    if status == "failed" and result.error is None:
         result.error = "the run ended without an answer"
     tracer.event(
         "run_end", status=result.status, steps=result.steps, wall_s=wall_s, error=result.error
     )
     return result
+
+
+def _current_run(messages: Sequence[BaseMessage]) -> list[BaseMessage]:
+    """The messages after the latest user message: what the current run did."""
+    for index in range(len(messages) - 1, -1, -1):
+        if isinstance(messages[index], HumanMessage):
+            return list(messages[index + 1 :])
+    return list(messages)

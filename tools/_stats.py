@@ -1,0 +1,261 @@
+"""Per-tool call statistics in SQLite, and a circuit breaker built on them.
+
+Every tool call is one row (name, time, latency, success, cost, error). The store is shared by
+every process that uses the same file: WAL journal mode lets readers run beside a writer, a busy
+timeout makes concurrent writers wait instead of failing, and each record is committed on its own
+so an acknowledged record survives a crash. Only the latest calls of each tool are kept.
+"""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from agentlab.errors import StoreError, UsageError
+
+__all__ = ["MAX_CALLS_PER_TOOL", "MAX_ERROR_CHARS", "ToolStat", "ToolStats"]
+
+MAX_CALLS_PER_TOOL = 1000
+MAX_ERROR_CHARS = 300
+_BUSY_TIMEOUT_S = 5.0
+_SQLITE_CORRUPT, _SQLITE_NOTADB = 11, 26  # primary result codes of a damaged or foreign file
+_COLUMNS = ("id", "name", "ts", "ms", "ok", "cost", "error")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS calls (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    ts REAL NOT NULL,
+    ms REAL NOT NULL,
+    ok INTEGER NOT NULL,
+    cost REAL NOT NULL,
+    error TEXT
+);
+CREATE INDEX IF NOT EXISTS calls_name_ts ON calls (name, ts);
+"""
+
+# The index holds (name, ts, rowid), so "newest first" for one tool is an index walk.
+_NEWEST_FIRST = "SELECT ok, ts FROM calls WHERE name = ? ORDER BY ts DESC, id DESC"
+_PRUNE = (
+    "DELETE FROM calls WHERE id IN ("
+    "SELECT id FROM calls WHERE name = ? ORDER BY ts DESC, id DESC LIMIT -1 OFFSET ?)"
+)
+
+
+@dataclass(frozen=True)
+class ToolStat:
+    """Statistics of one tool over its retained calls (one row of ``agentlab tools stats``).
+
+    Latencies are in milliseconds; ``last_used`` is a unix time; ``last_error`` is the error
+    of the most recent failed call, if any.
+    """
+
+    name: str
+    calls: int
+    failures: int
+    success_rate: float
+    p50_ms: float
+    p95_ms: float
+    mean_cost: float
+    last_error: str | None
+    last_used: float
+
+
+class ToolStats:
+    """A SQLite store of tool calls at ``path`` (created with its folder when missing).
+
+    Safe to share between threads of one process and between processes. Keeps the newest
+    ``keep`` calls of each tool. Raises :class:`~agentlab.errors.UsageError` when ``path`` is a
+    directory and :class:`~agentlab.errors.StoreError` when the file is not a usable store (such
+    a file is left exactly as it is).
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        clock: Callable[[], float] = time.time,
+        keep: int = MAX_CALLS_PER_TOOL,
+    ) -> None:
+        if keep < 1:
+            raise UsageError(f"keep must be at least 1, not {keep}")
+        self.path = Path(path)
+        self._clock = clock
+        self._keep = keep
+        # Graphs may run tools on worker threads: one connection, serialised by a lock.
+        self._lock = threading.Lock()
+        self._conn = _open(self.path)
+
+    def record(
+        self, name: str, *, ms: float, ok: bool, cost: float, error: str | None = None
+    ) -> None:
+        """Store one call of tool ``name``; it is committed before this returns."""
+        if error is not None and len(error) > MAX_ERROR_CHARS:
+            error = error[: MAX_ERROR_CHARS - 1] + "…"
+        row = (name, self._clock(), float(ms), int(ok), float(cost), error)
+        with self._transaction() as conn:
+            conn.execute(
+                "INSERT INTO calls (name, ts, ms, ok, cost, error) VALUES (?, ?, ?, ?, ?, ?)", row
+            )
+            conn.execute(_PRUNE, (name, self._keep))
+
+    def summary(self) -> list[ToolStat]:
+        """Statistics of every tool in the store, sorted by name."""
+        with self._reading() as conn:
+            rows = conn.execute(
+                "SELECT name, ts, ms, ok, cost, error FROM calls ORDER BY name, ts, id"
+            ).fetchall()
+        grouped: dict[str, list[tuple[Any, ...]]] = {}
+        for row in rows:
+            grouped.setdefault(row[0], []).append(row)
+        return [_summarise(name, calls) for name, calls in grouped.items()]
+
+    def recent_failures(self, name: str) -> int:
+        """How many of the tool's latest calls failed in a row (0 if the last one succeeded)."""
+        count = 0
+        with self._reading() as conn:
+            for ok, _ts in conn.execute(_NEWEST_FIRST, (name,)):
+                if ok:
+                    break
+                count += 1
+        return count
+
+    def is_open(self, name: str, *, threshold: int = 3, cooldown_s: float = 300.0) -> bool:
+        """Whether the circuit breaker withholds tool ``name`` now.
+
+        Open when the last ``threshold`` calls all failed and the latest of them is younger than
+        ``cooldown_s``. After the cooldown the tool is offered again (half-open): one more
+        failure opens the breaker for another cooldown, one success closes it.
+        """
+        if threshold < 1:
+            raise UsageError(f"threshold must be at least 1, not {threshold}")
+        with self._reading() as conn:
+            latest = conn.execute(f"{_NEWEST_FIRST} LIMIT ?", (name, threshold)).fetchall()
+        if len(latest) < threshold or any(ok for ok, _ts in latest):
+            return False
+        return bool(self._clock() - latest[0][1] < cooldown_s)
+
+    def close(self) -> None:
+        """Close the database connection; the store cannot be used afterwards."""
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> ToolStats:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        with self._lock, _translated(self.path):
+            yield self._conn
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        # BEGIN IMMEDIATE takes the write lock up front, so the busy timeout applies to it
+        # (a deferred transaction that upgrades later can fail at once with SQLITE_BUSY).
+        with self._lock, _translated(self.path):
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+                self._conn.commit()
+            except BaseException:
+                self._conn.rollback()
+                raise
+
+
+def _open(path: Path) -> sqlite3.Connection:
+    if path.is_dir():
+        raise UsageError(f"tool stats store {path} is a directory; give a file path")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"cannot create the folder of tool stats store {path}: {exc}") from None
+    try:
+        conn = sqlite3.connect(
+            path, timeout=_BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+        )
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot open tool stats store {path}: {exc}") from None
+    try:
+        _prepare(conn, path)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _prepare(conn: sqlite3.Connection, path: Path) -> None:
+    try:
+        # Reading the schema first fails on a file that is not SQLite, before anything is written.
+        columns = tuple(row[1] for row in conn.execute("PRAGMA table_info(calls)"))
+        if columns not in ((), _COLUMNS):
+            raise StoreError(_unreadable(path, f"its calls table has columns {', '.join(columns)}"))
+        conn.execute("PRAGMA journal_mode=WAL").fetchone()
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.executescript(_SCHEMA)
+    except sqlite3.Error as exc:
+        raise _store_error(path, exc) from None
+
+
+def _store_error(path: Path, exc: sqlite3.Error) -> StoreError:
+    # Only a damaged or foreign file gets the "move it away" advice; a lock or a full disk does not.
+    if getattr(exc, "sqlite_errorcode", 0) & 0xFF in (_SQLITE_CORRUPT, _SQLITE_NOTADB):
+        return StoreError(_unreadable(path, str(exc)))
+    return StoreError(f"tool stats store {path}: {exc}")
+
+
+def _unreadable(path: Path, why: str) -> str:
+    return (
+        f"tool stats store {path} is not a readable SQLite database ({why}); "
+        "move it away and it will be recreated"
+    )
+
+
+@contextmanager
+def _translated(path: Path) -> Iterator[None]:
+    try:
+        yield
+    except (sqlite3.ProgrammingError, sqlite3.InterfaceError):
+        raise  # misuse, such as a closed store: not a problem of the file
+    except sqlite3.Error as exc:
+        raise _store_error(path, exc) from None
+
+
+def _summarise(name: str, rows: list[tuple[Any, ...]]) -> ToolStat:
+    """Rows are ``(name, ts, ms, ok, cost, error)``, oldest first."""
+    failed = [row for row in rows if not row[3]]
+    latencies = sorted(row[2] for row in rows)
+    return ToolStat(
+        name=name,
+        calls=len(rows),
+        failures=len(failed),
+        success_rate=(len(rows) - len(failed)) / len(rows),
+        p50_ms=_percentile(latencies, 0.50),
+        p95_ms=_percentile(latencies, 0.95),
+        mean_cost=sum(row[4] for row in rows) / len(rows),
+        last_error=failed[-1][5] if failed else None,
+        last_used=rows[-1][1],
+    )
+
+
+def _percentile(ordered: list[float], q: float) -> float:
+    """Linear interpolation between closest ranks (``statistics.quantiles`` "inclusive")."""
+    position = q * (len(ordered) - 1)
+    low = math.floor(position)
+    high = min(low + 1, len(ordered) - 1)
+    return float(ordered[low] + (ordered[high] - ordered[low]) * (position - low))
