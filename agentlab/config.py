@@ -89,6 +89,10 @@ class Settings(BaseSettings):
     auto_tools: list[str] = Field(
         default_factory=list, description="tools whose calls never wait for approval"
     )
+    cost_aware: bool = Field(
+        default=True,
+        description="offer cheap, reliable tools first and withhold failing ones for a while",
+    )
     max_tool_calls: int | None = Field(default=None, ge=1, description="tool calls per run")
     max_run_tokens: int | None = Field(
         default=None, ge=1, description="prompt + completion tokens per run"

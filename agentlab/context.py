@@ -38,9 +38,9 @@ from agentlab.tracing import SUMMARY_TAG
 
 __all__ = ["ContextState", "ContextWindow", "Prepared", "turns"]
 
-M = TypeVar("M", bound=BaseMessage)
-Counter = Callable[[Sequence[BaseMessage]], int]
-Summarizer = Callable[[str, Sequence[BaseMessage]], str]
+_M = TypeVar("_M", bound=BaseMessage)
+_Counter = Callable[[Sequence[BaseMessage]], int]
+_Summarizer = Callable[[str, Sequence[BaseMessage]], str]
 
 _SUMMARY_HEADING = "Summary of the earlier conversation (older turns were removed):"
 
@@ -96,10 +96,10 @@ class ContextWindow:
     low: float = 0.5
     summary_tokens: int = 160
     tool_output_tokens: int = 512
-    count: Counter | None = None
-    summarize: Summarizer | None = None
-    _counter: Counter = field(init=False, repr=False)
-    _summarizer: Summarizer = field(init=False, repr=False)
+    count: _Counter | None = None
+    summarize: _Summarizer | None = None
+    _counter: _Counter = field(init=False, repr=False)
+    _summarizer: _Summarizer = field(init=False, repr=False)
     _schemas: list[dict[str, Any]] = field(init=False, repr=False)  # converted once, not per count
 
     def __post_init__(self) -> None:
@@ -237,7 +237,7 @@ class ContextWindow:
 
     # -- sizes ---------------------------------------------------------------------------------
 
-    def clip(self, message: M, limit: int | None = None) -> M:
+    def clip(self, message: _M, limit: int | None = None) -> _M:
         """``message`` cut to ``limit`` tokens (default: the tool-output limit), with a note."""
         limit = limit or self.tool_output_tokens
         text = message.text if isinstance(message.content, str) else str(message.content)

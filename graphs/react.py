@@ -6,12 +6,12 @@ agent node, the approval and tool nodes, the route, the graph.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any, TypedDict
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, HumanMessage, SystemMessage
-from langchain_core.runnables import RunnableConfig
+from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.tools import BaseTool
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
@@ -70,6 +70,7 @@ def build_react_agent(
     approval: NeedsApproval | None = None,
     runner: ToolRunner | None = None,
     budget: RunBudget | None = None,
+    offer: Callable[[Sequence[BaseTool]], Sequence[BaseTool]] | None = None,
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
     """Compile a ReAct graph: ``agent`` calls the model, ``approve`` holds calls for a person,
     ``tools`` runs them.
@@ -81,14 +82,24 @@ def build_react_agent(
     retries from each tool's metadata; tool failures and invalid arguments reach the model as
     tool messages with ``status="error"``). ``context`` keeps each call within its token budget
     (default: a cache-aware :class:`~agentlab.context.ContextWindow`); oversized tool outputs
-    are cut before they enter the history.
+    are cut before they enter the history. ``offer`` picks, orders and labels the tools the
+    model sees at each turn (e.g. :class:`~agentlab.tools.ToolOffer`: cheap and reliable
+    first, failing tools withheld); by default it sees all of them.
     """
     window = context or ContextWindow(model, tools)
     execute = runner or ToolRunner(tools)
     limits = budget or RunBudget()
     policy = approval if approval is not None else ApprovalPolicy()
     held = needs_approval(tools, policy)
-    bound = model.bind_tools(list(tools)) if tools else model
+    bindings: dict[tuple[tuple[str, str], ...], Runnable[Any, BaseMessage]] = {}
+
+    def bound_for_this_turn() -> Runnable[Any, BaseMessage]:
+        view = list(offer(tools)) if offer else list(tools)
+        key = tuple((t.name, t.description) for t in view)
+        if key not in bindings:  # the same view reuses its binding (and its grammar)
+            bindings[key] = model.bind_tools(view) if view else model
+        return bindings[key]
+
     preamble = [SystemMessage(system_prompt)] if system_prompt else []
     approve_calls = approval_node(tools, policy)
 
@@ -102,7 +113,7 @@ def build_react_agent(
         if stop:
             return {"error": stop, "clock": clock}
         prepared = window.prepare(messages, state.get("context"), preamble)
-        response = bound.invoke(prepared.messages)
+        response = bound_for_this_turn().invoke(prepared.messages)
         update: dict[str, Any] = {"context": prepared.update} if prepared.update else {}
         update["clock"] = {**clock, "paused": time.time()}
         calls = response.tool_calls if isinstance(response, AIMessage) else []

@@ -45,9 +45,10 @@ def workdir(tmp_path: Path) -> Path:
 def cli(
     workdir: Path, *args: str, stdin: str | None = None, **env: str
 ) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "NOTES_FILE": str(workdir / "notes.txt"), **env}
     return subprocess.run(
         [sys.executable, "-m", "agentlab", *args], capture_output=True, text=True, timeout=600,
-        cwd=workdir, input=stdin, env={**os.environ, "NOTES_FILE": str(workdir / "notes.txt"), **env},
+        cwd=workdir, input=stdin, env=env,
     )  # fmt: skip
 
 

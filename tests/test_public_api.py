@@ -5,18 +5,28 @@ from __future__ import annotations
 import ast
 import importlib
 import inspect
+import pkgutil
 import types
 from pathlib import Path
 
 import pytest
 
 PACKAGES = ["agentlab", "agentlab.llm", "agentlab.graphs", "agentlab.tools", "agentlab.cli"]
-MODULES = [
-    "agentlab.config", "agentlab.errors", "agentlab.models", "agentlab.gguf_info",
-    "agentlab.tracing", "agentlab.testing", "agentlab.llm.protocol", "agentlab.llm.chat_model",
-    "agentlab.llm._engine", "agentlab.llm._sampling", "agentlab.graphs.react",
-    "agentlab.tools.demo", "agentlab.tools._wrap", "agentlab.tools._loading",
-]  # fmt: skip
+
+
+def _modules() -> list[str]:
+    """Every library module (the CLI's command modules and child-process scripts excepted)."""
+    found = []
+    for package in PACKAGES:
+        module = importlib.import_module(package)
+        for info in pkgutil.iter_modules(module.__path__, prefix=f"{package}."):
+            if not (info.ispkg or info.name in SCRIPTS or package == "agentlab.cli"):
+                found.append(info.name)
+    return sorted(found)
+
+
+SCRIPTS = {"agentlab.__main__", "agentlab.tools._sandbox_child"}
+MODULES = _modules()
 
 
 def defined_names(path: Path) -> set[str]:

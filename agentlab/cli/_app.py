@@ -26,10 +26,11 @@ from agentlab.cli._models import models_app
 from agentlab.cli._patterns import PATTERNS, build_pattern
 from agentlab.cli._run import RunResult, pending_call, run_task
 from agentlab.cli._threads import ThreadRecord, load_thread, save_thread
+from agentlab.cli._tools import tools_app
 from agentlab.config import Settings, load_settings
 from agentlab.errors import UsageError
 from agentlab.llm import LlamaChatModel
-from agentlab.tools import CallLedger, ToolRunner, ToolStats, load_tools
+from agentlab.tools import CallLedger, ToolStats, load_tools
 from agentlab.tracing import Tracer
 
 __all__ = ["app"]
@@ -41,6 +42,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(models_app, name="models")
+app.add_typer(tools_app, name="tools")
 threads_app = typer.Typer(
     help="Conversation threads kept in the checkpoint store.", no_args_is_help=True
 )
@@ -102,10 +104,8 @@ def _agent(
         closing(CallLedger(settings.tool_db_path)) as ledger,
         closing(ToolStats(settings.tool_db_path)) as stats,
     ):
-        runner = ToolRunner(tools, ledger=ledger, stats=stats)
-        yield build_pattern(
-            pattern, chat_model, tools, settings=settings, checkpointer=saver, runner=runner
-        )
+        yield build_pattern(pattern, chat_model, tools, settings=settings, checkpointer=saver,
+                            stats=stats, ledger=ledger)  # fmt: skip
 
 
 def _drive(
@@ -279,19 +279,19 @@ def eval_(
                                           context_policy))  # fmt: skip
     loaded = load_tools(tools) if tools else []
     chat_model = LlamaChatModel.from_settings(settings)
-    graph = build_pattern(
-        pattern, chat_model, loaded, settings=settings, checkpointer=InMemorySaver()
-    )
     trace_path = trace or settings.trace_dir / f"eval-{uuid.uuid4().hex[:8]}.jsonl"
 
     def progress(task: Any, result: RunResult, ok: bool) -> None:
         mark = "[green]pass[/]" if ok else "[red]FAIL[/]"
         err.print(f"{mark} {task.id}: {result.answer[:80] or result.error}")
 
-    report = run_suite(
-        graph, tasks, max_steps=settings.max_steps, trace_path=trace_path,
-        on_result=None if as_json else progress,
-    )  # fmt: skip
+    with closing(ToolStats(settings.tool_db_path)) as stats:
+        graph = build_pattern(pattern, chat_model, loaded, settings=settings,
+                              checkpointer=InMemorySaver(), stats=stats)  # fmt: skip
+        report = run_suite(
+            graph, tasks, max_steps=settings.max_steps, trace_path=trace_path,
+            on_result=None if as_json else progress,
+        )  # fmt: skip
     report = {"suite": str(suite), "pattern": pattern, **report}
     if as_json:
         sys.stdout.write(json.dumps(report, ensure_ascii=False) + "\n")

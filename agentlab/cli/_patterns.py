@@ -15,7 +15,7 @@ from agentlab.config import Settings
 from agentlab.context import ContextWindow
 from agentlab.errors import UsageError
 from agentlab.graphs.react import build_react_agent
-from agentlab.tools import ApprovalPolicy, ToolRunner
+from agentlab.tools import ApprovalPolicy, CallLedger, ToolOffer, ToolRunner, ToolStats
 
 __all__ = ["PATTERNS", "build_pattern"]
 
@@ -31,8 +31,10 @@ def build_pattern(
     *,
     settings: Settings,
     checkpointer: BaseCheckpointSaver[Any] | None,
-    runner: ToolRunner | None = None,
+    stats: ToolStats | None = None,
+    ledger: CallLedger | None = None,
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
+    """The pattern's graph; tool calls recorded in ``stats`` and journaled in ``ledger``."""
     builder = PATTERNS.get(name)
     if builder is None:
         raise UsageError(f"unknown pattern {name!r}; available: {', '.join(sorted(PATTERNS))}")
@@ -43,6 +45,7 @@ def build_pattern(
         checkpointer=checkpointer,
         context=ContextWindow.from_settings(model, tools, settings),
         approval=ApprovalPolicy.of(settings.approval, settings.approve_tools, settings.auto_tools),
-        runner=runner,
+        runner=ToolRunner(tools, ledger=ledger, stats=stats),
         budget=RunBudget(settings.max_tool_calls, settings.max_run_tokens, settings.max_wall_s),
+        offer=ToolOffer(stats) if settings.cost_aware else None,
     )

@@ -1,0 +1,61 @@
+"""Which tools the model is offered, in what order: cheaper and more reliable ones first,
+failing ones withheld for a while (a circuit breaker), each labelled so the model can tell
+two tools that do the same job apart."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from langchain_core.tools import BaseTool
+
+from agentlab.tools._meta import meta_of
+from agentlab.tools._stats import ToolStats
+
+__all__ = ["ToolOffer"]
+
+
+@dataclass
+class ToolOffer:
+    """Call it with the tools to get the ones to bind for the next model turn.
+
+    A tool whose last ``threshold`` calls all failed within ``cooldown_s`` is withheld (unless
+    that would leave nothing). The rest are sorted by recent success, then by cost, and when
+    costs differ each description says ``cheap`` or ``expensive``; a tool failing often says so.
+    """
+
+    stats: ToolStats | None = None
+    threshold: int = 3
+    cooldown_s: float = 300.0
+
+    def __call__(self, tools: Sequence[BaseTool]) -> list[BaseTool]:
+        healthy = [t for t in tools if not self._withheld(t.name)] or list(tools)
+        rates = {t.name: self._success_rate(t.name) for t in healthy}
+        # Reliable before failing, then cheap before expensive.
+        ranked = sorted(healthy, key=lambda t: (-rates[t.name], meta_of(t).cost))
+        costs = sorted(meta_of(t).cost for t in ranked)
+        cheap_limit = costs[(len(costs) - 1) // 2] if costs else 0.0
+        differ = bool(costs) and costs[0] < costs[-1]
+        return [self._labelled(t, differ, cheap_limit, rates[t.name]) for t in ranked]
+
+    def _withheld(self, name: str) -> bool:
+        return self.stats is not None and self.stats.is_open(
+            name, threshold=self.threshold, cooldown_s=self.cooldown_s
+        )
+
+    def _success_rate(self, name: str) -> float:
+        if self.stats is None:
+            return 1.0
+        failures = self.stats.recent_failures(name)
+        return 1.0 if failures == 0 else 1.0 / (1 + failures)
+
+    @staticmethod
+    def _labelled(tool: BaseTool, differ: bool, cheap_limit: float, rate: float) -> BaseTool:
+        notes = []
+        if differ:
+            notes.append("cheap" if meta_of(tool).cost <= cheap_limit else "expensive")
+        if rate < 1.0:
+            notes.append("failing lately")
+        if not notes:
+            return tool
+        return tool.model_copy(update={"description": f"[{', '.join(notes)}] {tool.description}"})
