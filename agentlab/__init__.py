@@ -1,9 +1,10 @@
 """agentlab: local-first agents on LangGraph over an embedded llama.cpp model.
 
 Sibling packages share this namespace: ``agentlab.graphs`` (agent graphs) and
-``agentlab.tools`` (tool wrapping and loading).
+``agentlab.tools`` (tools, approval policy and safe execution).
 """
 
+from agentlab.budget import RunBudget
 from agentlab.config import DEFAULT_MODEL, Settings, load_settings
 from agentlab.errors import (
     AgentlabError,
@@ -12,7 +13,9 @@ from agentlab.errors import (
     ModelNotFoundError,
     ModelPullError,
     RunError,
+    StoreError,
     ToolLoadError,
+    TransientToolError,
     UsageError,
 )
 from agentlab.llm import LlamaChatModel
@@ -26,10 +29,13 @@ __all__ = [
     "ModelFileError",
     "ModelNotFoundError",
     "ModelPullError",
+    "RunBudget",
     "RunError",
     "Settings",
+    "StoreError",
     "ToolLoadError",
     "Tracer",
+    "TransientToolError",
     "Usage",
     "UsageError",
     "load_settings",

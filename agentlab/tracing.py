@@ -19,7 +19,12 @@ from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import AIMessage
 from langchain_core.outputs import LLMResult
 
-__all__ = ["SUMMARY_TAG", "Tracer", "Usage"]
+__all__ = ["SUMMARY_TAG", "TOOL_CALL_EVENT", "Tracer", "Usage"]
+
+TOOL_CALL_EVENT = "agentlab_tool_call"
+"""Custom callback event that agentlab's tool runner dispatches once per call, whatever its
+outcome (also a timeout, an unknown tool or a journaled replay, where the tool's own callbacks
+never fire): ``{"name", "args", "ms", "ok", "error", "attempts"}``."""
 
 SUMMARY_TAG = "agentlab:context-summary"  # tags the model calls that write context summaries
 
@@ -105,6 +110,10 @@ class Tracer(BaseCallbackHandler):
             tool_calls=[call["name"] for call in message.tool_calls],
             loop_breaker=bool(meta.get("loop_breaker")),
         )
+
+    def on_custom_event(self, name: str, data: Any, *, run_id: UUID, **kwargs: Any) -> None:
+        if name == TOOL_CALL_EVENT and isinstance(data, dict):  # agentlab's tool runner
+            self.event("tool_call", **data)
 
     def on_tool_start(
         self,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from agentlab.errors import TransientToolError
 from agentlab.graphs.react import build_react_agent
 from agentlab.testing import ScriptedChatModel, answer, call
 from agentlab.tools import MAX_OUTPUT_CHARS, CallLedger, ToolMeta, ToolRunner, meta_of, tool
+from agentlab.tracing import Tracer
 
 CALLS: list[str] = []
 
@@ -126,3 +128,17 @@ def test_budgets_end_the_run_with_a_clear_error() -> None:
     state = run(slow, RunBudget(max_wall_s=0.2), [hang])
     assert "time budget reached" in state["error"]
     assert run(slow, RunBudget(max_wall_s=30), [hang])["messages"][-1].text == "done"
+
+
+def test_every_call_is_traced_once_also_a_timeout_and_an_unknown_tool(tmp_path: Path) -> None:
+    trace = tmp_path / "trace.jsonl"
+    tracer = Tracer(trace, thread_id="t")
+    turns = [call("hang", seconds=5), call("nope"), answer("gave up")]
+    graph = build_react_agent(ScriptedChatModel(turns=turns), [hang], checkpointer=InMemorySaver())
+    config: Any = {"configurable": {"thread_id": "t"}, "callbacks": [tracer]}
+    graph.invoke({"messages": [HumanMessage("go")]}, config)
+    tracer.close()
+    events = [json.loads(line) for line in trace.read_text().splitlines()]
+    calls = [e for e in events if e["event"] == "tool_call"]
+    assert [(c["name"], c["ok"]) for c in calls] == [("hang", False), ("nope", False)]
+    assert "did not finish" in calls[0]["error"] and "unknown tool" in calls[1]["error"]

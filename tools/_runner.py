@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
+from langchain_core.callbacks import dispatch_custom_event
 from langchain_core.messages import ToolCall, ToolMessage
 from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool
@@ -18,8 +19,16 @@ from pydantic import ValidationError
 from agentlab.errors import TransientToolError
 from agentlab.tools._ledger import CallLedger
 from agentlab.tools._meta import meta_of
+from agentlab.tracing import TOOL_CALL_EVENT
 
-__all__ = ["MAX_OUTPUT_CHARS", "StatsSink", "ToolRunner", "ToolTimeoutError", "format_tool_error"]
+__all__ = [
+    "MAX_OUTPUT_CHARS",
+    "StatsSink",
+    "ToolRunner",
+    "ToolTimeoutError",
+    "format_tool_error",
+]
+
 
 MAX_OUTPUT_CHARS = 100_000
 """Longer outputs are cut before anything else looks at them (a tool returning 50 MB must not
@@ -77,34 +86,48 @@ class ToolRunner:
         self._backoff_s = backoff_s
 
     def run(self, call: ToolCall, config: RunnableConfig | None = None) -> ToolMessage:
+        started = time.perf_counter()
+        content, ok, attempts = self._outcome(call, config)
+        if config is not None and config.get("callbacks"):
+            dispatch_custom_event(
+                TOOL_CALL_EVENT,
+                {"name": call["name"], "args": call["args"],
+                 "ms": round((time.perf_counter() - started) * 1000, 1), "ok": ok,
+                 "error": None if ok else content, "attempts": attempts},
+                config=config,
+            )  # fmt: skip
+        return _reply(call, content, ok=ok)
+
+    def _outcome(self, call: ToolCall, config: RunnableConfig | None) -> tuple[str, bool, int]:
         call_id = call.get("id") or ""
         tool = self.tools.get(call["name"])
         if tool is None:
             known = ", ".join(sorted(self.tools)) or "none"
-            return _reply(call, f"unknown tool {call['name']!r}; available: {known}", ok=False)
+            return f"unknown tool {call['name']!r}; available: {known}", False, 0
         earlier = self.ledger.begin(call_id, call["name"], call["args"]) if self.ledger else None
         if earlier is not None:
             if earlier.state == "done" and earlier.content is not None:
-                return _reply(call, earlier.content, ok=bool(earlier.ok))
-            return _reply(
-                call,
+                return earlier.content, bool(earlier.ok), 0
+            unknown = (
                 "this call was started before the run stopped and its outcome is unknown; it was "
-                "not run again (check its effect before retrying)",
-                ok=False,
+                "not run again (check its effect before retrying)"
             )
-        content, ok = self._attempts(tool, call, config)
+            return unknown, False, 0
+        content, ok, attempts = self._attempts(tool, call, config)
         if self.ledger:
             self.ledger.finish(call_id, ok=ok, content=content)
-        return _reply(call, content, ok=ok)
+        return content, ok, attempts
 
     def _attempts(
         self, tool: BaseTool, call: ToolCall, config: RunnableConfig | None
-    ) -> tuple[str, bool]:
+    ) -> tuple[str, bool, int]:
         meta = meta_of(tool)
+        quiet: RunnableConfig = {**(config or {}), "callbacks": None}  # the runner reports
+        attempt = 0
         for attempt in range(meta.retries + 1):
             started = time.perf_counter()
             try:
-                content, ok = _text(self._invoke(tool, call, config, meta.timeout_s)), True
+                content, ok = _text(self._invoke(tool, call, quiet, meta.timeout_s)), True
             except GraphBubbleUp:  # an interrupt() inside the tool: LangGraph's, not a failure
                 raise
             except Exception as exc:
@@ -120,7 +143,7 @@ class ToolRunner:
             if not retry:
                 break
             self._sleep(self._backoff_s * 2**attempt)
-        return content, ok
+        return content, ok, attempt + 1
 
     @staticmethod
     def _invoke(

@@ -11,6 +11,8 @@ from langchain_core.outputs import LLMResult
 from rich.console import Console
 from rich.markup import escape
 
+from agentlab.tracing import TOOL_CALL_EVENT
+
 __all__ = ["ConsoleTrace"]
 
 
@@ -33,6 +35,15 @@ class ConsoleTrace(BaseCallbackHandler):
 
     def on_llm_end(self, response: LLMResult, **kwargs: Any) -> None:
         self.console.print()
+
+    def on_custom_event(self, name: str, data: Any, *, run_id: UUID, **kwargs: Any) -> None:
+        if name == TOOL_CALL_EVENT and isinstance(data, dict):
+            ok = bool(data.get("ok"))
+            text = "ok" if ok else str(data.get("error"))
+            style = "green" if ok else "red"
+            self.console.print(
+                f"  [{style}]{escape(str(data.get('name')))} → {escape(text[:300])}[/]"
+            )
 
     def on_tool_end(self, output: Any, *, run_id: UUID, **kwargs: Any) -> None:
         name = getattr(output, "name", None) or kwargs.get("name", "tool")
