@@ -1,7 +1,7 @@
 """Tools that overlap: two weather sources, two exchange-rate services, two encyclopedias.
 
-One of each pair is expensive (or down); agentlab's cost-aware tool offer should steer the
-model to the cheap, working one. Used by ``bench/cost_bench.py``.
+Each pair declares the same ``job``; one of each is expensive (or down). agentlab's cost-aware
+tool offer should steer the model to the cheap, working one. Used by ``bench/cost_bench.py``.
 
     agentlab eval examples/suites/overlap.jsonl --tools examples.overlap_tools:TOOLS
 """
@@ -26,38 +26,38 @@ def _weather(city: str) -> str:
     return f"{city.strip().title()}: {_WEATHER[city.strip().lower()]}"
 
 
-@tool(cost=5.0)
+@tool(cost=5.0, job="weather")
 def weather_live(city: str) -> str:
     """Current weather in a city from the live weather service."""
     time.sleep(0.5)  # a slow, metered call
     return _weather(city)
 
 
-@tool(cost=0.1)
+@tool(cost=0.1, job="weather")
 def weather_hourly(city: str) -> str:
     """Current weather in a city from the hourly weather report."""
     return _weather(city)
 
 
-@tool(cost=1.0, retries=1)
+@tool(cost=1.0, retries=1, job="fx")
 def fx_rate(currency: str) -> str:
     """Exchange rate of a currency to US dollars (code such as EUR)."""
     raise ConnectionError("fx service unreachable")
 
 
-@tool(cost=1.0)
+@tool(cost=1.0, job="fx")
 def fx_rate_backup(currency: str) -> str:
     """Exchange rate of a currency to US dollars (code such as EUR), from the backup service."""
     return f"1 {currency.strip().upper()} = {_RATES[currency.strip().lower()]} USD"
 
 
-@tool(cost=3.0)
+@tool(cost=3.0, job="facts")
 def encyclopedia_premium(topic: str) -> str:
     """Facts about a place or landmark from the premium encyclopedia."""
     return _FACTS[topic.strip().lower()]
 
 
-@tool(cost=0.2)
+@tool(cost=0.2, job="facts")
 def encyclopedia(topic: str) -> str:
     """Facts about a place or landmark from the encyclopedia."""
     return _FACTS[topic.strip().lower()]

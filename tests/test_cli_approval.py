@@ -71,6 +71,8 @@ def start(workdir: Path) -> dict[str, object]:
 
 def test_approve_in_a_new_process_runs_the_call_once(workdir: Path) -> None:
     thread = str(start(workdir)["thread_id"])
+    listed = cli(workdir, "threads", "list").stdout
+    assert thread in listed and "waiting for approval" in listed
     undecided = cli(workdir, "resume", thread, "--json")
     assert undecided.returncode == 2 and "--approve" in undecided.stderr
     done = cli(workdir, "resume", thread, "--approve", "--json")
@@ -125,3 +127,25 @@ def test_killed_while_the_approved_call_runs_then_resumed_runs_nothing_twice(
     assert result["status"] in ("done", "interrupted"), result
     assert "outcome is unknown" in (result["tool_calls"][0]["error"] or "")
     assert len(notes(workdir)) == 1  # the approved call did not run again
+
+
+def test_killed_while_asking_for_approval_then_resumed_elsewhere(workdir: Path) -> None:
+    env = {**os.environ, "NOTES_FILE": str(workdir / "notes.txt")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "agentlab", "run", "react", TASK, "--tools", "notes:TOOLS",
+         "--thread", "asking"],
+        cwd=workdir, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert proc.stderr is not None
+    seen = ""
+    while "approval needed" not in seen:  # the question is on the terminal, nobody answers
+        line = proc.stderr.readline()
+        assert line, f"the run ended without asking: {seen}"
+        seen += line
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert notes(workdir) == []
+    result = json.loads(cli(workdir, "resume", "asking", "--approve", "--json").stdout)
+    assert result["status"] == "done", result
+    assert len(notes(workdir)) == 1

@@ -63,3 +63,24 @@ def test_the_model_is_only_offered_what_the_breaker_allows(tmp_path: Path) -> No
     graph = build_react_agent(model, TOOLS, checkpointer=InMemorySaver(), offer=ToolOffer(stats))
     graph.invoke({"messages": [HumanMessage("find x")]}, {"configurable": {"thread_id": "o"}})
     assert model.bound_tools == ["search_mirror", "search_premium"]
+
+
+@tool(cost=4.0, job="weather")
+def weather_live(city: str) -> str:
+    """Weather from the live service."""
+    return "live"
+
+
+@tool(cost=0.1, job="weather")
+def weather_cached(city: str) -> str:
+    """Weather from the hourly report."""
+    return "cached"
+
+
+def test_of_tools_doing_the_same_job_only_the_best_is_offered(tmp_path: Path) -> None:
+    stats = ToolStats(tmp_path / "s.sqlite")
+    offer = ToolOffer(stats)
+    assert [t.name for t in offer([weather_live, weather_cached])] == ["weather_cached"]
+    for _ in range(3):
+        stats.record("weather_cached", ms=5, ok=False, cost=0.1, error="down")
+    assert [t.name for t in offer([weather_live, weather_cached])] == ["weather_live"]

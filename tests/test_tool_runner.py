@@ -142,3 +142,17 @@ def test_every_call_is_traced_once_also_a_timeout_and_an_unknown_tool(tmp_path: 
     calls = [e for e in events if e["event"] == "tool_call"]
     assert [(c["name"], c["ok"]) for c in calls] == [("hang", False), ("nope", False)]
     assert "did not finish" in calls[0]["error"] and "unknown tool" in calls[1]["error"]
+
+
+def test_a_run_survives_tools_that_raise_return_junk_or_never_return() -> None:
+    turns = [call("broken", x=1), call("blob", kind="bytes"), call("blob", kind="huge"),
+             call("hang", seconds=60), answer("survived")]  # fmt: skip
+    model = ScriptedChatModel(turns=turns)
+    graph = build_react_agent(model, [broken, blob, hang], checkpointer=InMemorySaver())
+    started = time.perf_counter()
+    state = graph.invoke({"messages": [HumanMessage("go")]}, {"configurable": {"thread_id": "j"}})
+    assert time.perf_counter() - started < 10
+    assert state["messages"][-1].text == "survived"
+    replies = [m for m in state["messages"] if m.type == "tool"]
+    assert [r.status for r in replies] == ["error", "success", "success", "error"]
+    assert all(len(r.text) < MAX_OUTPUT_CHARS + 200 for r in replies)

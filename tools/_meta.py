@@ -28,8 +28,10 @@ class ToolMeta:
     ``requires_approval``: overrides that default for this tool (``None``: decided by policy).
     ``timeout_s``: a call running longer is abandoned and reported to the model as an error.
     ``cost``: a relative cost estimate per call (money, quota or seconds; lower is preferred).
-    ``retries``: how often a transient failure (timeout, connection, ``TransientToolError``) is
+    ``retries``: how often a transient failure (connection, ``TransientToolError``) is
     retried with backoff; other failures are not retried.
+    ``job``: tools naming the same job are interchangeable (two weather services, a primary and
+    a backup API); the model is offered only the most reliable, cheapest one at a time.
     """
 
     side_effects: SideEffects = "read-only"
@@ -37,6 +39,7 @@ class ToolMeta:
     timeout_s: float = 30.0
     cost: float = 1.0
     retries: int = 2
+    job: str | None = None
 
     def __post_init__(self) -> None:
         if self.side_effects not in ("read-only", "acting"):

@@ -67,7 +67,9 @@ class ToolRunner:
     ``ToolMessage`` with ``status="error"`` that tells the model what went wrong. A hung call
     cannot be killed inside the process (Python threads cannot be stopped): it is abandoned
     on a daemon thread and its late result discarded. Code that must be killed belongs in a
-    subprocess, as ``python_exec`` does.
+    subprocess, as ``python_exec`` does. Transient failures are retried here, per call, rather
+    than by a LangGraph ``RetryPolicy`` on the node: a node retry would re-run every call of the
+    step, approved acting ones included.
     """
 
     def __init__(

@@ -1,6 +1,5 @@
-"""Which tools the model is offered, in what order: cheaper and more reliable ones first,
-failing ones withheld for a while (a circuit breaker), each labelled so the model can tell
-two tools that do the same job apart."""
+"""Which tools the model is offered, and how: reliable before failing, cheap before expensive,
+one tool per job, failing tools withheld for a while (a circuit breaker)."""
 
 from __future__ import annotations
 
@@ -19,9 +18,13 @@ __all__ = ["ToolOffer"]
 class ToolOffer:
     """Call it with the tools to get the ones to bind for the next model turn.
 
-    A tool whose last ``threshold`` calls all failed within ``cooldown_s`` is withheld (unless
-    that would leave nothing). The rest are sorted by recent success, then by cost, and when
-    costs differ each description says ``cheap`` or ``expensive``; a tool failing often says so.
+    - A tool whose last ``threshold`` calls all failed within ``cooldown_s`` is withheld
+      (unless that would leave nothing); after the cooldown it is offered again.
+    - Of tools declaring the same ``job`` only the most reliable, then cheapest, is offered:
+      a small model does not weigh costs it reads, so the choice is made for it. The others
+      step in when that one fails.
+    - The rest are listed reliable first, then cheap first; when costs differ each description
+      starts with ``[cheap]`` or ``[expensive]``, and a tool failing lately says so.
     """
 
     stats: ToolStats | None = None
@@ -31,12 +34,18 @@ class ToolOffer:
     def __call__(self, tools: Sequence[BaseTool]) -> list[BaseTool]:
         healthy = [t for t in tools if not self._withheld(t.name)] or list(tools)
         rates = {t.name: self._success_rate(t.name) for t in healthy}
-        # Reliable before failing, then cheap before expensive.
         ranked = sorted(healthy, key=lambda t: (-rates[t.name], meta_of(t).cost))
-        costs = sorted(meta_of(t).cost for t in ranked)
+        jobs: set[str] = set()
+        offered = []
+        for tool in ranked:
+            job = meta_of(tool).job
+            if job is None or job not in jobs:
+                offered.append(tool)
+                jobs.add(job or "")
+        costs = sorted(meta_of(t).cost for t in offered)
         cheap_limit = costs[(len(costs) - 1) // 2] if costs else 0.0
         differ = bool(costs) and costs[0] < costs[-1]
-        return [self._labelled(t, differ, cheap_limit, rates[t.name]) for t in ranked]
+        return [self._labelled(t, differ, cheap_limit, rates[t.name]) for t in offered]
 
     def _withheld(self, name: str) -> bool:
         return self.stats is not None and self.stats.is_open(

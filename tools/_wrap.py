@@ -50,6 +50,7 @@ def tool(
     timeout_s: float = ...,
     cost: float = ...,
     retries: int = ...,
+    job: str | None = ...,
 ) -> Callable[[Callable[..., Any]], BaseTool]: ...
 
 

@@ -313,20 +313,28 @@ def eval_(
 
 @threads_app.command("list")
 def threads_list() -> None:
-    """List conversation threads with their number of messages and last update."""
+    """List conversation threads: messages, last update, and any call waiting for approval."""
     settings = load_settings()
     if not settings.checkpoint_path.exists():
         out.print("no threads yet")
         return
-    latest: dict[str, tuple[str, int]] = {}
+    latest: dict[str, tuple[str, int, str]] = {}
     with _checkpointer(settings) as saver:
         for item in saver.list(None):
             thread_id = str(item.config["configurable"]["thread_id"])
             ts = str(item.checkpoint.get("ts", ""))
             count = len(item.checkpoint.get("channel_values", {}).get("messages", []))
             if thread_id not in latest or ts > latest[thread_id][0]:
-                latest[thread_id] = (ts, count)
-    table = Table("thread", "messages", "updated")
-    for thread_id, (ts, count) in sorted(latest.items(), key=lambda kv: kv[1][0], reverse=True):
-        table.add_row(thread_id, str(count), ts[:19].replace("T", " "))
+                latest[thread_id] = (ts, count, "")
+        for thread_id, (ts, count, _) in latest.items():
+            saved = saver.get_tuple({"configurable": {"thread_id": thread_id}})
+            writes = (saved.pending_writes or []) if saved else []
+            waiting = any(w[1] == "__interrupt__" for w in writes)
+            state = "waiting for approval" if waiting else ""
+            latest[thread_id] = (ts, count, state)
+    table = Table("thread", "messages", "updated", "state")
+    for thread_id, (ts, count, state) in sorted(
+        latest.items(), key=lambda kv: kv[1][0], reverse=True
+    ):
+        table.add_row(thread_id, str(count), ts[:19].replace("T", " "), state)
     out.print(table)
