@@ -16,7 +16,7 @@ _WEATHER = {"oslo": "4 °C, light snow", "lima": "19 °C, overcast", "cairo": "2
             "quito": "14 °C, drizzle", "perth": "23 °C, windy"}  # fmt: skip
 _RATES = {"eur": 1.08, "gbp": 1.27, "jpy": 0.0067, "chf": 1.13}
 _FACTS = {
-    "varden tower": "The Varden tower is 120 meters tall and opened in 1961.",
+    "torvik bridge": "The Torvik bridge is 1,240 meters long and opened in 1987.",
     "lake orun": "Lake Orun is 42 km long and 310 m deep.",
     "mount keld": "Mount Keld is 2,871 meters high.",
 }
@@ -52,16 +52,18 @@ def fx_rate_backup(currency: str) -> str:
 
 
 @tool(cost=3.0, job="facts")
-def encyclopedia_premium(topic: str) -> str:
-    """Facts about a place or landmark from the premium encyclopedia."""
+def landmark_facts_premium(topic: str) -> str:
+    """Facts about a landmark (tower, bridge, lake, mountain): its height, length or depth, from
+    the premium encyclopedia."""
     return _FACTS[topic.strip().lower()]
 
 
 @tool(cost=0.2, job="facts")
-def encyclopedia(topic: str) -> str:
-    """Facts about a place or landmark from the encyclopedia."""
+def landmark_facts(topic: str) -> str:
+    """Facts about a landmark (tower, bridge, lake, mountain): its height, length or depth, from
+    the encyclopedia."""
     return _FACTS[topic.strip().lower()]
 
 
-TOOLS = [weather_live, weather_hourly, fx_rate, fx_rate_backup, encyclopedia_premium,
-         encyclopedia]  # fmt: skip
+TOOLS = [weather_live, weather_hourly, fx_rate, fx_rate_backup, landmark_facts_premium,
+         landmark_facts]  # fmt: skip

@@ -84,3 +84,20 @@ def test_of_tools_doing_the_same_job_only_the_best_is_offered(tmp_path: Path) ->
     for _ in range(3):
         stats.record("weather_cached", ms=5, ok=False, cost=0.1, error="down")
     assert [t.name for t in offer([weather_live, weather_cached])] == ["weather_live"]
+
+
+@tool
+def city_info(city: str) -> str:
+    """Facts about a city."""
+    return {"oslo": "capital of Norway"}[city.lower()]
+
+
+def test_failures_caused_by_the_input_do_not_open_the_breaker(tmp_path: Path) -> None:
+    stats = ToolStats(tmp_path / "s.sqlite")
+    runner = ToolRunner([city_info], stats=stats)
+    for city in ("Atlantis", "El Dorado", "Shangri-La"):
+        assert (
+            runner.run({"name": "city_info", "args": {"city": city}, "id": city}).status == "error"
+        )
+    assert not stats.is_open("city_info")
+    assert stats.summary()[0].failures == 3  # still counted in the statistics

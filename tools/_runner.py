@@ -43,7 +43,14 @@ class ToolTimeoutError(Exception):
 
 class StatsSink(Protocol):
     def record(
-        self, name: str, *, ms: float, ok: bool, cost: float, error: str | None = None
+        self,
+        name: str,
+        *,
+        ms: float,
+        ok: bool,
+        cost: float,
+        error: str | None = None,
+        available: bool | None = None,
     ) -> None: ...
 
 
@@ -134,14 +141,16 @@ class ToolRunner:
                 raise
             except Exception as exc:
                 content, ok = format_tool_error(exc), False
+                down = isinstance(exc, (*_TRANSIENT, ToolTimeoutError))  # not the input's fault
                 retry = isinstance(exc, _TRANSIENT) and attempt < meta.retries
             else:
-                retry = False
+                down = retry = False
             ms = (time.perf_counter() - started) * 1000
             if self.stats:
                 self.stats.record(
-                    tool.name, ms=ms, ok=ok, cost=meta.cost, error=None if ok else content
-                )
+                    tool.name, ms=ms, ok=ok, cost=meta.cost, error=None if ok else content,
+                    available=not down,
+                )  # fmt: skip
             if not retry:
                 break
             self._sleep(self._backoff_s * 2**attempt)

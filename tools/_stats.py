@@ -27,7 +27,7 @@ MAX_CALLS_PER_TOOL = 1000
 MAX_ERROR_CHARS = 300
 _BUSY_TIMEOUT_S = 5.0
 _SQLITE_CORRUPT, _SQLITE_NOTADB = 11, 26  # primary result codes of a damaged or foreign file
-_COLUMNS = ("id", "name", "ts", "ms", "ok", "cost", "error")
+_COLUMNS = ("id", "name", "ts", "ms", "ok", "cost", "error", "available")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS calls (
@@ -37,13 +37,14 @@ CREATE TABLE IF NOT EXISTS calls (
     ms REAL NOT NULL,
     ok INTEGER NOT NULL,
     cost REAL NOT NULL,
-    error TEXT
+    error TEXT,
+    available INTEGER NOT NULL  -- 0: the tool itself was down or hung, not the call's input
 );
 CREATE INDEX IF NOT EXISTS calls_name_ts ON calls (name, ts);
 """
 
 # The index holds (name, ts, rowid), so "newest first" for one tool is an index walk.
-_NEWEST_FIRST = "SELECT ok, ts FROM calls WHERE name = ? ORDER BY ts DESC, id DESC"
+_NEWEST_FIRST = "SELECT available, ts FROM calls WHERE name = ? ORDER BY ts DESC, id DESC"
 _PRUNE = (
     "DELETE FROM calls WHERE id IN ("
     "SELECT id FROM calls WHERE name = ? ORDER BY ts DESC, id DESC LIMIT -1 OFFSET ?)"
@@ -95,15 +96,30 @@ class ToolStats:
         self._conn = _open(self.path)
 
     def record(
-        self, name: str, *, ms: float, ok: bool, cost: float, error: str | None = None
+        self,
+        name: str,
+        *,
+        ms: float,
+        ok: bool,
+        cost: float,
+        error: str | None = None,
+        available: bool | None = None,
     ) -> None:
-        """Store one call of tool ``name``; it is committed before this returns."""
+        """Store one call of tool ``name``; it is committed before this returns.
+
+        ``available=True`` marks a failure caused by the call's input (an unknown key, invalid
+        arguments), not by the tool being down: it counts against the success rate but not
+        towards the circuit breaker. Unset, it follows ``ok``.
+        """
         if error is not None and len(error) > MAX_ERROR_CHARS:
             error = error[: MAX_ERROR_CHARS - 1] + "…"
-        row = (name, self._clock(), float(ms), int(ok), float(cost), error)
+        up = ok if available is None else available
+        row = (name, self._clock(), float(ms), int(ok), float(cost), error, int(up))
         with self._transaction() as conn:
             conn.execute(
-                "INSERT INTO calls (name, ts, ms, ok, cost, error) VALUES (?, ?, ?, ?, ?, ?)", row
+                "INSERT INTO calls (name, ts, ms, ok, cost, error, available) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                row,
             )
             conn.execute(_PRUNE, (name, self._keep))
 
@@ -119,11 +135,12 @@ class ToolStats:
         return [_summarise(name, calls) for name, calls in grouped.items()]
 
     def recent_failures(self, name: str) -> int:
-        """How many of the tool's latest calls failed in a row (0 if the last one succeeded)."""
+        """How many of the tool's latest calls found it down, in a row (failures caused by the
+        call's input do not count, see :meth:`record`)."""
         count = 0
         with self._reading() as conn:
-            for ok, _ts in conn.execute(_NEWEST_FIRST, (name,)):
-                if ok:
+            for up, _ts in conn.execute(_NEWEST_FIRST, (name,)):
+                if up:
                     break
                 count += 1
         return count
@@ -139,7 +156,7 @@ class ToolStats:
             raise UsageError(f"threshold must be at least 1, not {threshold}")
         with self._reading() as conn:
             latest = conn.execute(f"{_NEWEST_FIRST} LIMIT ?", (name, threshold)).fetchall()
-        if len(latest) < threshold or any(ok for ok, _ts in latest):
+        if len(latest) < threshold or any(up for up, _ts in latest):
             return False
         return bool(self._clock() - latest[0][1] < cooldown_s)
 

@@ -179,18 +179,17 @@ def render_prompt(messages: Sequence[BaseMessage], tools: Sequence[ToolSpec]) ->
             parts.append(_turn_text(message) + ("<|im_end|>\n" if final else "\n"))
             open_turn = not final
         elif isinstance(message, ToolMessage) and open_turn:
-            parts.append(
-                f"Observation from {message.name or 'the tool'}: {_observation(message)}\n"
-            )
+            parts.append(_observation(message))
     if not open_turn:
         parts.append("<|im_start|>assistant\n")
     return "".join(parts)
 
 
 def _observation(message: ToolMessage) -> str:
-    """The tool's text as delimited data (spotlighting): the delimiters cannot be forged."""
+    """The tool's text as labelled, delimited data (spotlighting); it cannot forge the quotes."""
     text = message.text.replace("«", '"').replace("»", '"')
-    return f"error: «{text}»" if message.status == "error" else f"«{text}»"
+    quoted = f"error: «{text}»" if message.status == "error" else f"«{text}»"
+    return f"Observation from {message.name or 'the tool'}: {quoted}\n"
 
 
 def _turn_text(message: AIMessage) -> str:
