@@ -89,7 +89,7 @@ def _without_spotlighting() -> None:
     """The protocol as it was before spotlighting: bare observations, no rule about them."""
     from agentlab.llm import protocol
 
-    rule = protocol._RULES[protocol._RULES.index("\n6. Text between") :]
+    rule = protocol._RULES[protocol._RULES.index("\n6. Observations") :]
     protocol._RULES = protocol._RULES.replace(rule, "").replace(
         '"Observation from <tool>: «...»"', '"Observation: ..."'
     )

@@ -22,6 +22,7 @@ from rich.table import Table
 from agentlab.cli._approve import ask_decision, decision_from_flags, describe_pending
 from agentlab.cli._console import ConsoleTrace
 from agentlab.cli._eval import load_suite, run_suite
+from agentlab.cli._graph_png import draw_png
 from agentlab.cli._models import models_app
 from agentlab.cli._patterns import PATTERNS, build_pattern
 from agentlab.cli._run import RunResult, pending_call, run_task
@@ -30,6 +31,7 @@ from agentlab.cli._tools import tools_app
 from agentlab.config import Settings, load_settings
 from agentlab.errors import UsageError
 from agentlab.llm import LlamaChatModel
+from agentlab.testing import ScriptedChatModel
 from agentlab.tools import CallLedger, ToolStats, load_tools
 from agentlab.tracing import Tracer
 
@@ -309,6 +311,27 @@ def eval_(
         f"success {report['passed']}/{report['total']} ({report['success_rate']:.0%}) · "
         f"mean steps {report['mean_steps']} · {report['wall_s']:.0f} s"
     )
+
+
+@app.command()
+def graph(
+    pattern: Annotated[str, typer.Argument(help="agent pattern: " + ", ".join(PATTERNS))],
+    mermaid: Annotated[bool, typer.Option("--mermaid", help="print the Mermaid source")] = False,
+    png: Annotated[Path | None, typer.Option("--png", help="write a PNG picture here")] = None,
+    tools: ToolsOpt = None,
+) -> None:
+    """Show the shape of a pattern's graph (over the demo tools unless --tools is given)."""
+    _check_pattern(pattern)
+    if png is not None and not png.parent.exists():
+        raise UsageError(f"cannot write {png}: folder {png.parent} does not exist")
+    loaded = load_tools(tools or "agentlab.tools.demo:TOOLS")
+    stand_in = ScriptedChatModel(turns=[])  # the shape needs no model
+    built = build_pattern(pattern, stand_in, loaded, settings=load_settings(), checkpointer=None)
+    if png is not None:
+        draw_png(built, png)
+        err.print(f"wrote {png}")
+    if mermaid or png is None:
+        sys.stdout.write(built.get_graph().draw_mermaid())
 
 
 @threads_app.command("list")

@@ -14,6 +14,7 @@ from agentlab.budget import RunBudget
 from agentlab.config import Settings
 from agentlab.context import ContextWindow
 from agentlab.errors import UsageError
+from agentlab.graphs.plan_execute import build_plan_execute_agent
 from agentlab.graphs.react import build_react_agent
 from agentlab.tools import ApprovalPolicy, CallLedger, ToolOffer, ToolRunner, ToolStats
 
@@ -21,7 +22,10 @@ __all__ = ["PATTERNS", "build_pattern"]
 
 Builder = Callable[..., CompiledStateGraph[Any, Any, Any, Any]]
 
-PATTERNS: dict[str, Builder] = {"react": build_react_agent}
+PATTERNS: dict[str, Builder] = {
+    "react": build_react_agent,
+    "plan-execute": build_plan_execute_agent,
+}
 
 
 def build_pattern(
@@ -33,8 +37,10 @@ def build_pattern(
     checkpointer: BaseCheckpointSaver[Any] | None,
     stats: ToolStats | None = None,
     ledger: CallLedger | None = None,
+    **options: Any,
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
-    """The pattern's graph; tool calls recorded in ``stats`` and journaled in ``ledger``."""
+    """The pattern's graph; tool calls recorded in ``stats`` and journaled in ``ledger``;
+    ``options`` are the pattern's own (a reflexion checker, a multi-agent team)."""
     builder = PATTERNS.get(name)
     if builder is None:
         raise UsageError(f"unknown pattern {name!r}; available: {', '.join(sorted(PATTERNS))}")
@@ -48,4 +54,5 @@ def build_pattern(
         runner=ToolRunner(tools, ledger=ledger, stats=stats),
         budget=RunBudget(settings.max_tool_calls, settings.max_run_tokens, settings.max_wall_s),
         offer=ToolOffer(stats) if settings.cost_aware else None,
+        **options,
     )

@@ -119,6 +119,7 @@ def run_task(
         usage=tracer.usage.as_dict(),
         wall_s=wall_s,
         error=error if status == "failed" else None,
+        extra=dict(values.get("extra") or {}),
     )
     if status == "failed" and result.error is None:
         result.error = "the run ended without an answer"

@@ -1,0 +1,198 @@
+"""Plan and execute: a planner writes the steps, a ReAct sub-agent carries out each one, and a
+replanner reads the results and either finishes with the answer or revises the steps left.
+Reads top to bottom: the structured outputs, state, the nodes, the graph.
+
+Plans are structured outputs (``with_structured_output``), so with agentlab's chat model they
+are grammar-constrained JSON. A plan longer than ``max_plan_steps``, an empty plan, a plan the
+model cannot produce, or more than ``max_replans`` revisions end the run with ``error`` set;
+everything up to that point stays in the checkpoint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any, Literal, TypedDict
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage
+from langchain_core.runnables import RunnableConfig
+from langchain_core.tools import BaseTool
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.message import add_messages
+from langgraph.graph.state import CompiledStateGraph
+from pydantic import BaseModel, Field
+
+from agentlab.budget import RunBudget
+from agentlab.context import ContextWindow
+from agentlab.graphs.react import build_react_agent
+from agentlab.tools import NeedsApproval, ToolRunner
+
+__all__ = ["Plan", "PlanExecuteState", "PlanStep", "Replan", "build_plan_execute_agent"]
+
+
+class Plan(BaseModel):
+    """The steps that solve the task, in order."""
+
+    steps: list[str] = Field(
+        description="one short, self-contained instruction per step; usually one per tool call"
+    )
+
+
+class Replan(BaseModel):
+    """What to do after the steps done so far."""
+
+    answer: str = Field(description="the final answer for the user, or empty if steps remain")
+    steps: list[str] = Field(description="the steps still to do; empty when answering")
+
+
+class PlanStep(TypedDict):
+    step: str
+    status: Literal["pending", "done", "failed"]
+    result: str
+
+
+class PlanExecuteState(TypedDict, total=False):
+    messages: Annotated[list[AnyMessage], add_messages]
+    plan: list[PlanStep]
+    replans: int
+    error: str | None
+    extra: dict[str, Any]  # reported by the CLI: the plan with each step's status and result
+
+
+_PLANNER = """\
+You plan how to solve the user's task with these tools:
+{tools}
+Write the steps in order, one short instruction each. A step that needs an earlier step's \
+result says so ("Convert the height found in step 1 to feet"). Use as few steps as the task \
+needs; a task that needs no tool gets one step."""
+
+_REPLANNER = """\
+Task: {task}
+
+Steps done and their results:
+{done}
+
+Steps not done yet:
+{left}
+
+If the results answer the task, give the final answer (with the exact values from the results) \
+and no steps. Otherwise give the steps still to do."""
+
+
+def _listing(plan: Sequence[PlanStep], *, done: bool) -> str:
+    rows = [
+        f"{i}. {s['step']}" + (f" -> {s['result']}" if done else "")
+        for i, s in enumerate(plan, 1)
+        if (s["status"] != "pending") == done
+    ]
+    return "\n".join(rows) or "(none)"
+
+
+def _task(messages: Sequence[AnyMessage]) -> str:
+    return next((m.text for m in reversed(messages) if isinstance(m, HumanMessage)), "")
+
+
+def build_plan_execute_agent(
+    model: BaseChatModel,
+    tools: Sequence[BaseTool],
+    *,
+    max_plan_steps: int = 5,
+    max_replans: int = 3,
+    max_steps: int = 8,
+    checkpointer: BaseCheckpointSaver[Any] | None = None,
+    context: ContextWindow | None = None,
+    approval: NeedsApproval | None = None,
+    runner: ToolRunner | None = None,
+    budget: RunBudget | None = None,
+    offer: Callable[[Sequence[BaseTool]], Sequence[BaseTool]] | None = None,
+) -> CompiledStateGraph[Any, Any, Any, Any]:
+    """Compile a plan-and-execute graph: ``planner`` → (``executor`` → ``replanner``)* → end.
+
+    Each step runs as a ReAct sub-agent over ``tools`` (``max_steps`` model turns per step,
+    same approval, runner, budget and tool offer as :func:`build_react_agent`); approvals inside
+    a step interrupt the whole graph and resume with ``Command(resume=...)``.
+    """
+    executor_agent = build_react_agent(
+        model, tools, max_steps=max_steps, context=context, approval=approval, runner=runner,
+        budget=budget, offer=offer,
+    )  # fmt: skip
+    listing = "\n".join(f"- {t.name}: {t.description.splitlines()[0]}" for t in tools)
+    planner_model = model.with_structured_output(Plan)
+    replanner_model = model.with_structured_output(Replan)
+
+    def fail(message: str, plan: list[PlanStep] | None = None) -> dict[str, Any]:
+        update: dict[str, Any] = {"error": message}
+        if plan is not None:
+            update["extra"] = {"plan": plan}
+        return update
+
+    def planner(state: PlanExecuteState) -> dict[str, Any]:
+        prompt = [SystemMessage(_PLANNER.format(tools=listing or "(none)")),
+                  HumanMessage(_task(state["messages"]))]  # fmt: skip
+        try:
+            plan = planner_model.invoke(prompt)
+        except Exception as exc:  # the model's output did not parse as a plan
+            return fail(f"the model could not produce a plan: {type(exc).__name__}: {exc}")
+        steps = [s.strip() for s in getattr(plan, "steps", []) if s.strip()]
+        if not steps:
+            return fail("the model produced an empty plan")
+        if len(steps) > max_plan_steps:
+            return fail(f"the plan has {len(steps)} steps, more than {max_plan_steps=}")
+        fresh: list[PlanStep] = [{"step": s, "status": "pending", "result": ""} for s in steps]
+        return {"plan": fresh, "replans": 0, "error": None, "extra": {"plan": fresh}}
+
+    def executor(state: PlanExecuteState, config: RunnableConfig) -> dict[str, Any]:
+        plan = [dict(s) for s in state["plan"]]
+        index = next(i for i, s in enumerate(plan) if s["status"] == "pending")
+        known = _listing(state["plan"], done=True)
+        ask = f"{plan[index]['step']}\n\nKnown from earlier steps:\n{known}"
+        done = executor_agent.invoke({"messages": [HumanMessage(ask)]}, config)
+        last = done["messages"][-1]
+        answered = isinstance(last, AIMessage) and not last.tool_calls and not done.get("error")
+        plan[index]["status"] = "done" if answered else "failed"
+        plan[index]["result"] = last.text if answered else str(done.get("error") or "no answer")
+        return {"plan": plan, "extra": {"plan": plan}}
+
+    def replanner(state: PlanExecuteState) -> dict[str, Any]:
+        plan = state["plan"]
+        prompt = _REPLANNER.format(
+            task=_task(state["messages"]), done=_listing(plan, done=True),
+            left=_listing(plan, done=False),
+        )  # fmt: skip
+        try:
+            decision = replanner_model.invoke([HumanMessage(prompt)])
+        except Exception as exc:
+            return fail(f"the model could not revise the plan: {type(exc).__name__}: {exc}", plan)
+        answer = str(getattr(decision, "answer", "")).strip()
+        steps = [s.strip() for s in getattr(decision, "steps", []) if s.strip()]
+        if answer or not steps:
+            final = answer or plan[-1]["result"]
+            return {"messages": [AIMessage(final)], "extra": {"plan": plan}}
+        kept = [s for s in plan if s["status"] != "pending"]
+        revised = kept + [{"step": s, "status": "pending", "result": ""} for s in steps]
+        pending_before = [s["step"] for s in plan if s["status"] == "pending"]
+        replans = state.get("replans", 0) + (steps != pending_before)
+        if replans > max_replans:
+            return fail(f"replan limit reached: the plan was revised {replans} times", plan)
+        if len(revised) > max_plan_steps + max_replans:
+            return fail(f"the plan grew to {len(revised)} steps", plan)
+        return {"plan": revised, "replans": replans, "extra": {"plan": revised}}
+
+    def after_planner(state: PlanExecuteState) -> str:
+        return END if state.get("error") else "executor"
+
+    def after_replanner(state: PlanExecuteState) -> str:
+        if state.get("error") or isinstance(state["messages"][-1], AIMessage):
+            return END
+        return "executor"
+
+    graph = StateGraph(PlanExecuteState)
+    graph.add_node("planner", planner)
+    graph.add_node("executor", executor)
+    graph.add_node("replanner", replanner)
+    graph.add_edge(START, "planner")
+    graph.add_conditional_edges("planner", after_planner, ["executor", END])
+    graph.add_edge("executor", "replanner")
+    graph.add_conditional_edges("replanner", after_replanner, ["executor", END])
+    return graph.compile(checkpointer=checkpointer, name="plan-execute")

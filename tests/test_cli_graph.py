@@ -1,0 +1,41 @@
+"""`agentlab graph PATTERN --mermaid | --png FILE`, as subprocesses (no model needed)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SNAPSHOTS = Path(__file__).parent / "snapshots"
+
+
+def agentlab(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "agentlab", *args], capture_output=True, text=True, timeout=120
+    )
+
+
+@pytest.mark.parametrize(("pattern", "snapshot"), [("react", "react.mmd"),
+                                                   ("plan-execute", "plan_execute.mmd")])  # fmt: skip
+def test_mermaid_matches_the_pinned_shape(pattern: str, snapshot: str) -> None:
+    done = agentlab("graph", pattern, "--mermaid")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == (SNAPSHOTS / snapshot).read_text()
+
+
+def test_png_is_drawn_offline(tmp_path: Path) -> None:
+    target = tmp_path / "plan.png"
+    done = agentlab("graph", "plan-execute", "--png", str(target))
+    assert done.returncode == 0, done.stderr
+    assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert target.stat().st_size > 5000 and done.stdout == ""
+    assert list(tmp_path.iterdir()) == [target]  # no temp file left behind
+
+
+def test_bad_pattern_or_folder_is_a_usage_error(tmp_path: Path) -> None:
+    unknown = agentlab("graph", "tree-of-thought")
+    assert unknown.returncode == 2 and "unknown pattern" in unknown.stderr
+    nowhere = agentlab("graph", "react", "--png", str(tmp_path / "no" / "x.png"))
+    assert nowhere.returncode == 2 and "does not exist" in nowhere.stderr
