@@ -1,5 +1,18 @@
 """Agent graphs: compiled LangGraph graphs over any LangChain chat model."""
 
+from agentlab.graphs.multi_agent import MultiAgentState, Specialist, build_multi_agent
+from agentlab.graphs.plan_execute import PlanExecuteState, build_plan_execute_agent
 from agentlab.graphs.react import ReactState, build_react_agent
+from agentlab.graphs.reflexion import ReflexionState, build_reflexion_agent
 
-__all__ = ["ReactState", "build_react_agent"]
+__all__ = [
+    "MultiAgentState",
+    "PlanExecuteState",
+    "ReactState",
+    "ReflexionState",
+    "Specialist",
+    "build_multi_agent",
+    "build_plan_execute_agent",
+    "build_react_agent",
+    "build_reflexion_agent",
+]

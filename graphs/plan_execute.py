@@ -25,6 +25,7 @@ from pydantic import BaseModel, Field
 
 from agentlab.budget import RunBudget
 from agentlab.context import ContextWindow
+from agentlab.graphs._records import tool_call_records
 from agentlab.graphs.react import build_react_agent
 from agentlab.tools import NeedsApproval, ToolRunner
 
@@ -58,6 +59,7 @@ class PlanExecuteState(TypedDict, total=False):
     replans: int
     error: str | None
     extra: dict[str, Any]  # reported by the CLI: the plan with each step's status and result
+    tool_calls: list[dict[str, Any]]  # the steps' calls, as the CLI reports them
 
 
 _PLANNER = """\
@@ -140,7 +142,8 @@ def build_plan_execute_agent(
         if len(steps) > max_plan_steps:
             return fail(f"the plan has {len(steps)} steps, more than {max_plan_steps=}")
         fresh: list[PlanStep] = [{"step": s, "status": "pending", "result": ""} for s in steps]
-        return {"plan": fresh, "replans": 0, "error": None, "extra": {"plan": fresh}}
+        return {"plan": fresh, "replans": 0, "error": None, "extra": {"plan": fresh},
+                "tool_calls": []}  # fmt: skip
 
     def executor(state: PlanExecuteState, config: RunnableConfig) -> dict[str, Any]:
         plan = [dict(s) for s in state["plan"]]
@@ -152,7 +155,8 @@ def build_plan_execute_agent(
         answered = isinstance(last, AIMessage) and not last.tool_calls and not done.get("error")
         plan[index]["status"] = "done" if answered else "failed"
         plan[index]["result"] = last.text if answered else str(done.get("error") or "no answer")
-        return {"plan": plan, "extra": {"plan": plan}}
+        calls = [*state.get("tool_calls", []), *tool_call_records(done["messages"][1:])]
+        return {"plan": plan, "extra": {"plan": plan}, "tool_calls": calls}
 
     def replanner(state: PlanExecuteState) -> dict[str, Any]:
         plan = state["plan"]

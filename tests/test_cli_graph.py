@@ -17,8 +17,11 @@ def agentlab(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.mark.parametrize(("pattern", "snapshot"), [("react", "react.mmd"),
-                                                   ("plan-execute", "plan_execute.mmd")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("pattern", "snapshot"),
+    [("react", "react.mmd"), ("plan-execute", "plan_execute.mmd"),
+     ("reflexion", "reflexion.mmd"), ("multi-agent", "multi_agent.mmd")],
+)  # fmt: skip
 def test_mermaid_matches_the_pinned_shape(pattern: str, snapshot: str) -> None:
     done = agentlab("graph", pattern, "--mermaid")
     assert done.returncode == 0, done.stderr

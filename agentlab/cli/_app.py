@@ -21,10 +21,10 @@ from rich.table import Table
 
 from agentlab.cli._approve import ask_decision, decision_from_flags, describe_pending
 from agentlab.cli._console import ConsoleTrace
-from agentlab.cli._eval import load_suite, run_suite
+from agentlab.cli._eval import load_suite, run_suite, suite_checker
 from agentlab.cli._graph_png import draw_png
 from agentlab.cli._models import models_app
-from agentlab.cli._patterns import PATTERNS, build_pattern
+from agentlab.cli._patterns import PATTERNS, build_pattern, pattern_options
 from agentlab.cli._run import RunResult, pending_call, run_task
 from agentlab.cli._threads import ThreadRecord, load_thread, save_thread
 from agentlab.cli._tools import tools_app
@@ -66,6 +66,13 @@ KvOpt = Annotated[
 GpuOpt = Annotated[
     int | None, typer.Option("--gpu-layers", help="layers offloaded to the GPU; -1 = all")
 ]
+ExpectOpt = Annotated[
+    list[str] | None,
+    typer.Option("--expect", help="reflexion: a string the answer must contain (repeatable)"),
+]
+TeamOpt = Annotated[
+    str | None, typer.Option("--team", help="multi-agent: a JSON or TOML team file")
+]
 PolicyOpt = Annotated[
     str | None,
     typer.Option("--context-policy", help="cache-aware (default), sliding or none"),
@@ -97,9 +104,10 @@ def _check_pattern(pattern: str) -> None:
 
 @contextmanager
 def _agent(
-    settings: Settings, pattern: str, tools: list[BaseTool]
+    settings: Settings, pattern: str, tools: list[BaseTool], options: dict[str, Any]
 ) -> Iterator[CompiledStateGraph[Any, Any, Any, Any]]:
     """The pattern's graph on the persistent checkpoints, its tool calls journaled and counted."""
+    own = pattern_options(pattern, tools, **options)  # before the model loads: usage errors
     chat_model = LlamaChatModel.from_settings(settings)
     with (
         _checkpointer(settings) as saver,
@@ -107,7 +115,7 @@ def _agent(
         closing(ToolStats(settings.tool_db_path)) as stats,
     ):
         yield build_pattern(pattern, chat_model, tools, settings=settings, checkpointer=saver,
-                            stats=stats, ledger=ledger)  # fmt: skip
+                            stats=stats, ledger=ledger, **own)  # fmt: skip
 
 
 def _drive(
@@ -153,6 +161,8 @@ def run(
     kv_type: KvOpt = None,
     gpu_layers: GpuOpt = None,
     context_policy: PolicyOpt = None,
+    expect: ExpectOpt = None,
+    team: TeamOpt = None,
 ) -> None:
     """Run an agent on TASK and print its answer (or the JSON result with --json)."""
     if not task.strip():
@@ -161,11 +171,12 @@ def run(
     overrides = _overrides(model, max_steps, n_ctx, kv_type, gpu_layers, context_policy)
     settings = load_settings(**overrides)
     loaded = load_tools(tools) if tools else []
+    options = {"expect": expect or [], "team": team}
     thread_id = thread or uuid.uuid4().hex[:12]
     tracer = Tracer(trace or settings.trace_dir / f"{thread_id}.jsonl", thread_id=thread_id,
                     pattern=pattern)  # fmt: skip
     try:
-        with _agent(settings, pattern, loaded) as graph:
+        with _agent(settings, pattern, loaded, options) as graph:
             waiting = pending_call(graph, thread_id) if thread else None
             if waiting is not None:
                 raise UsageError(
@@ -174,7 +185,7 @@ def run(
                     "| --edit JSON"
                 )
             save_thread(settings.checkpoint_path, thread_id,
-                        ThreadRecord(pattern, tools, overrides))  # fmt: skip
+                        ThreadRecord(pattern, tools, overrides, options))  # fmt: skip
             result = _drive(graph, task, thread_id=thread_id, settings=settings, tools=loaded,
                             tracer=tracer, as_json=as_json)  # fmt: skip
     finally:
@@ -207,7 +218,7 @@ def resume(
     tracer = Tracer(trace or settings.trace_dir / f"{thread_id}.jsonl", thread_id=thread_id,
                     pattern=record.pattern)  # fmt: skip
     try:
-        with _agent(settings, record.pattern, loaded) as graph:
+        with _agent(settings, record.pattern, loaded, record.options) as graph:
             payload = _resume_payload(graph, thread_id, approve, reject, edit, loaded, as_json)
             result = _drive(graph, payload, thread_id=thread_id, settings=settings,
                             tools=loaded, tracer=tracer, as_json=as_json)  # fmt: skip
@@ -273,13 +284,21 @@ def eval_(
     kv_type: KvOpt = None,
     gpu_layers: GpuOpt = None,
     context_policy: PolicyOpt = None,
+    team: TeamOpt = None,
 ) -> None:
-    """Run every task of SUITE and report pass/fail, success rate, steps, tokens and time."""
+    """Run every task of SUITE and report pass/fail, success rate, steps, tokens and time.
+
+    With --pattern reflexion each task's expected strings are the checker of its trials; the
+    feedback says how many are missing, never which.
+    """
     _check_pattern(pattern)
     tasks = load_suite(suite)
     settings = load_settings(**_overrides(model, max_steps, n_ctx, kv_type, gpu_layers,
                                           context_policy))  # fmt: skip
     loaded = load_tools(tools) if tools else []
+    own = pattern_options(pattern, loaded, team=team)
+    if pattern == "reflexion":
+        own["checker"] = suite_checker(tasks)
     chat_model = LlamaChatModel.from_settings(settings)
     trace_path = trace or settings.trace_dir / f"eval-{uuid.uuid4().hex[:8]}.jsonl"
 
@@ -289,7 +308,7 @@ def eval_(
 
     with closing(ToolStats(settings.tool_db_path)) as stats:
         graph = build_pattern(pattern, chat_model, loaded, settings=settings,
-                              checkpointer=InMemorySaver(), stats=stats)  # fmt: skip
+                              checkpointer=InMemorySaver(), stats=stats, **own)  # fmt: skip
         report = run_suite(
             graph, tasks, max_steps=settings.max_steps, trace_path=trace_path,
             on_result=None if as_json else progress,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,9 +14,10 @@ from langgraph.graph.state import CompiledStateGraph
 
 from agentlab.cli._run import RunResult, run_task
 from agentlab.errors import UsageError
+from agentlab.graphs.reflexion import Checker, Verdict, expect_all
 from agentlab.tracing import Tracer
 
-__all__ = ["SuiteTask", "load_suite", "passes", "run_suite"]
+__all__ = ["SuiteTask", "load_suite", "passes", "run_suite", "suite_checker"]
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,16 @@ def load_suite(path: Path) -> list[SuiteTask]:
     if len(set(ids)) != len(ids):
         raise UsageError(f"suite {path} repeats task ids; each id must be unique")
     return tasks
+
+
+def suite_checker(tasks: Sequence[SuiteTask]) -> Checker:
+    """Reflexion's checker for a suite: each task's expected strings, without revealing them."""
+    checks = {t.task: expect_all(*t.expect, reveal=False) for t in tasks}
+
+    def check(task: str, answer: str) -> bool | Verdict:
+        return checks[task](task, answer) if task in checks else Verdict(False, "unknown task")
+
+    return check
 
 
 def passes(task: SuiteTask, result: RunResult) -> bool:

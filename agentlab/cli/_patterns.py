@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
@@ -14,18 +15,38 @@ from agentlab.budget import RunBudget
 from agentlab.config import Settings
 from agentlab.context import ContextWindow
 from agentlab.errors import UsageError
+from agentlab.graphs.multi_agent import build_multi_agent, team_from_config
 from agentlab.graphs.plan_execute import build_plan_execute_agent
 from agentlab.graphs.react import build_react_agent
+from agentlab.graphs.reflexion import build_reflexion_agent, expect_all
 from agentlab.tools import ApprovalPolicy, CallLedger, ToolOffer, ToolRunner, ToolStats
 
-__all__ = ["PATTERNS", "build_pattern"]
+__all__ = ["PATTERNS", "build_pattern", "pattern_options"]
 
 Builder = Callable[..., CompiledStateGraph[Any, Any, Any, Any]]
 
 PATTERNS: dict[str, Builder] = {
     "react": build_react_agent,
     "plan-execute": build_plan_execute_agent,
+    "reflexion": build_reflexion_agent,
+    "multi-agent": build_multi_agent,
 }
+
+
+def pattern_options(
+    pattern: str, tools: Sequence[BaseTool], *, expect: Sequence[str] = (), team: str | None = None
+) -> dict[str, Any]:
+    """The pattern's own options from CLI flags: reflexion's checker, multi-agent's team."""
+    if expect and pattern != "reflexion":
+        raise UsageError("--expect is a reflexion option (the checker of each trial's answer)")
+    if team and pattern != "multi-agent":
+        raise UsageError("--team is a multi-agent option (a JSON or TOML team file)")
+    options: dict[str, Any] = {}
+    if expect:
+        options["checker"] = expect_all(*expect)
+    if team:
+        options["team"] = team_from_config(Path(team), tools)
+    return options
 
 
 def build_pattern(

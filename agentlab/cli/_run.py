@@ -8,15 +8,16 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from langchain_core.callbacks import BaseCallbackHandler
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 
 from agentlab.errors import RunError
+from agentlab.graphs._records import tool_call_records
 from agentlab.tracing import Tracer
 
-__all__ = ["RunResult", "pending_call", "run_task", "tool_call_records"]
+__all__ = ["RunResult", "pending_call", "run_task"]
 
 
 @dataclass
@@ -37,28 +38,6 @@ class RunResult:
         if not self.extra:
             del data["extra"]
         return data
-
-
-def tool_call_records(messages: Sequence[BaseMessage]) -> list[dict[str, Any]]:
-    """Each tool call of ``messages`` with its result or error (``None`` while unanswered)."""
-    results = {m.tool_call_id: m for m in messages if isinstance(m, ToolMessage)}
-    records = []
-    for message in messages:
-        if not isinstance(message, AIMessage):
-            continue
-        for call in message.tool_calls:
-            reply = results.get(call["id"] or "")
-            text = reply.text if reply is not None else None
-            failed = reply is not None and reply.status == "error"
-            records.append(
-                {
-                    "name": call["name"],
-                    "args": call["args"],
-                    "result": None if failed else text,
-                    "error": text if failed else None,
-                }
-            )
-    return records
 
 
 def pending_call(
@@ -92,7 +71,8 @@ def run_task(
     config: RunnableConfig = {
         "configurable": {"thread_id": thread_id},
         "callbacks": [tracer, *callbacks],
-        "recursion_limit": 3 * max_steps + 4,
+        # Patterns run sub-agents; each has its own limit, the parent needs room for its rounds.
+        "recursion_limit": max(3 * max_steps + 4, 40),
     }
     payload = {"messages": [HumanMessage(task)]} if isinstance(task, str) else task
     started = time.perf_counter()
@@ -114,7 +94,7 @@ def run_task(
         thread_id=thread_id,
         status=status,
         steps=tracer.usage.model_calls,
-        tool_calls=tool_call_records(new),
+        tool_calls=values["tool_calls"] if "tool_calls" in values else tool_call_records(new),
         pending=pending,
         usage=tracer.usage.as_dict(),
         wall_s=wall_s,

@@ -21,6 +21,7 @@ CREATE TABLE IF NOT EXISTS agentlab_threads (
     pattern TEXT NOT NULL,
     tools TEXT,
     overrides TEXT NOT NULL,
+    options TEXT NOT NULL,
     updated REAL NOT NULL
 )
 """
@@ -31,6 +32,7 @@ class ThreadRecord:
     pattern: str
     tools: str | None  # the --tools spec
     overrides: dict[str, Any] = field(default_factory=dict)  # settings given as CLI flags
+    options: dict[str, Any] = field(default_factory=dict)  # pattern flags: --expect, --team
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -47,8 +49,15 @@ def save_thread(path: Path, thread_id: str, record: ThreadRecord) -> None:
     db = _connect(path)
     try:
         db.execute(
-            "INSERT OR REPLACE INTO agentlab_threads VALUES (?, ?, ?, ?, ?)",
-            (thread_id, record.pattern, record.tools, json.dumps(record.overrides), time.time()),
+            "INSERT OR REPLACE INTO agentlab_threads VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                thread_id,
+                record.pattern,
+                record.tools,
+                json.dumps(record.overrides),
+                json.dumps(record.options),
+                time.time(),
+            ),
         )
     finally:
         db.close()
@@ -60,9 +69,11 @@ def load_thread(path: Path, thread_id: str) -> ThreadRecord | None:
     db = _connect(path)
     try:
         row = db.execute(
-            "SELECT pattern, tools, overrides FROM agentlab_threads WHERE thread_id = ?",
+            "SELECT pattern, tools, overrides, options FROM agentlab_threads WHERE thread_id = ?",
             (thread_id,),
         ).fetchone()
     finally:
         db.close()
-    return None if row is None else ThreadRecord(row[0], row[1], json.loads(row[2]))
+    if row is None:
+        return None
+    return ThreadRecord(row[0], row[1], json.loads(row[2]), json.loads(row[3]))

@@ -1,0 +1,36 @@
+"""Tool calls as the CLI contract reports them: ``{"name", "args", "result", "error"}``.
+
+Patterns whose tool calls happen inside sub-agents keep these records in their state under
+``tool_calls``, since the parent's messages hold only the task and the answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
+
+__all__ = ["tool_call_records"]
+
+
+def tool_call_records(messages: Sequence[BaseMessage]) -> list[dict[str, Any]]:
+    """Each tool call of ``messages`` with its result or error (``None`` while unanswered)."""
+    replies = {m.tool_call_id: m for m in messages if isinstance(m, ToolMessage)}
+    records = []
+    for message in messages:
+        if not isinstance(message, AIMessage):
+            continue
+        for call in message.tool_calls:
+            reply = replies.get(call.get("id") or "")
+            text = reply.text if reply is not None else None
+            failed = reply is not None and reply.status == "error"
+            records.append(
+                {
+                    "name": call["name"],
+                    "args": call["args"],
+                    "result": None if failed else text,
+                    "error": text if failed else None,
+                }
+            )
+    return records

@@ -1,0 +1,451 @@
+"""Multi-agent supervisor: a supervisor model hands the task to specialists one at a time,
+reads their reports, and answers when they suffice.
+
+Each specialist is a ReAct sub-agent (:func:`~agentlab.graphs.react.build_react_agent`) with its
+own prompt and tools. The supervisor decides with a structured output, a :class:`Route` whose
+``next`` is constrained to the team's names plus ``FINISH``, and hands off with LangGraph's
+``Command(goto=...)``; a specialist reports back the same way. All of them share one state, so
+the graph's checkpointer covers the sub-agents too: an approval interrupt inside a specialist
+pauses the whole run and ``Command(resume=...)`` continues it there. Reads top to bottom: state,
+team helpers, nodes, graph.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypedDict
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, HumanMessage, SystemMessage
+from langchain_core.runnables import RunnableConfig
+from langchain_core.tools import BaseTool
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.message import add_messages
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import Command
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+
+from agentlab.budget import RunBudget
+from agentlab.context import ContextWindow
+from agentlab.errors import UsageError
+from agentlab.graphs.react import build_react_agent
+from agentlab.tools import NeedsApproval, ToolRunner
+
+__all__ = [
+    "FINISH",
+    "MultiAgentState",
+    "Route",
+    "Specialist",
+    "build_multi_agent",
+    "default_team",
+    "route_model",
+    "team_from_config",
+]
+
+FINISH = "FINISH"
+_SUPERVISOR = "supervisor"
+
+
+class MultiAgentState(TypedDict, total=False):
+    messages: Annotated[list[AnyMessage], add_messages]
+    route: list[str]  # the specialists visited by the current run, in order
+    instructions: list[str]  # what each of them was told, parallel to ``route``
+    error: str | None  # set when the run ends without an answer
+    extra: dict[str, Any]  # {"route": [...], "reports": {name: last report}}, for results
+
+
+# -- the team ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Specialist:
+    """A member of the team: the supervisor reads ``name`` and ``description``; the specialist's
+    ReAct sub-agent runs with ``prompt`` as its system prompt and only ``tools``."""
+
+    name: str
+    description: str
+    prompt: str
+    tools: tuple[BaseTool, ...]
+
+
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
+_RESERVED = {_SUPERVISOR, FINISH, *MultiAgentState.__annotations__}
+_ANALYST_WORDS = re.compile(r"\b(calculat|math|convert|comput|arithmetic|unit)", re.IGNORECASE)
+
+_RESEARCHER_PROMPT = (
+    "You are the researcher of a team. Look facts up with your tools; never answer from "
+    "memory. Answer briefly with the facts you found."
+)
+_ANALYST_PROMPT = (
+    "You are the analyst of a team. Compute and convert with your tools, using the numbers you "
+    "are given; never calculate in your head. Answer briefly with the result."
+)
+
+
+def default_team(tools: Sequence[BaseTool]) -> list[Specialist]:
+    """A researcher and an analyst sharing ``tools`` out between them.
+
+    A tool goes to the ``analyst`` (computes and converts) when its name or description
+    mentions calculating, math, converting, computing, arithmetic or units (a word starting
+    with ``calculat``, ``math``, ``convert``, ``comput``, ``arithmetic`` or ``unit``); every
+    other tool goes to the ``researcher`` (looks facts up). A side left without tools is
+    dropped, so no tools give an empty team.
+    """
+    analyst = tuple(t for t in tools if _ANALYST_WORDS.search(f"{t.name} {t.description}"))
+    researcher = tuple(t for t in tools if t not in analyst)
+    team = [
+        Specialist("researcher", "looks facts up", _RESEARCHER_PROMPT, researcher),
+        Specialist("analyst", "computes and converts numbers", _ANALYST_PROMPT, analyst),
+    ]
+    return [member for member in team if member.tools]
+
+
+class _MemberConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    description: str = Field(min_length=1)
+    prompt: str | None = None
+    tools: list[str]
+
+
+class _TeamConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    specialists: list[_MemberConfig] = Field(min_length=1)
+
+
+def team_from_config(
+    config: Mapping[str, Any] | Path, tools: Sequence[BaseTool]
+) -> list[Specialist]:
+    """A team described by a mapping or a ``.json`` / ``.toml`` file::
+
+        [[specialists]]
+        name = "researcher"
+        description = "looks facts up"
+        prompt = "You are the researcher ..."   # optional
+        tools = ["lookup", "get_weather"]       # names of tools in ``tools``
+
+    Raises :class:`~agentlab.errors.UsageError` naming the problem: an unreadable file, a
+    missing or unknown key, an empty, invalid or duplicate name, an unknown tool name.
+    """
+    data = _read_config(config) if isinstance(config, Path) else dict(config)
+    where = f"team config {str(config)!r}" if isinstance(config, Path) else "team config"
+    try:
+        parsed = _TeamConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc']) or 'top level'}: {error['msg']}"
+            for error in exc.errors()
+        )
+        raise UsageError(f"{where}: {problems}") from None
+    by_name = {tool.name: tool for tool in tools}
+    team = []
+    for member in parsed.specialists:
+        unknown = [name for name in member.tools if name not in by_name]
+        if unknown:
+            raise UsageError(
+                f"{where}: specialist {member.name!r} names unknown tools {unknown}; "
+                f"available: {', '.join(sorted(by_name)) or 'none'}"
+            )
+        prompt = member.prompt or (
+            f"You are the {member.name} of a team: you {member.description}. Use your tools "
+            "and answer briefly with what you found."
+        )
+        chosen = tuple(by_name[name] for name in member.tools)
+        team.append(Specialist(member.name, member.description, prompt, chosen))
+    _check_team(team, where)
+    return team
+
+
+def _read_config(path: Path) -> dict[str, Any]:
+    if path.suffix not in (".json", ".toml"):
+        raise UsageError(f"team config {str(path)!r}: use a .json or .toml file")
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
+    except OSError as exc:
+        raise UsageError(f"team config {str(path)!r} cannot be read: {exc.strerror}") from None
+    except ValueError as exc:  # JSON, TOML and encoding errors
+        raise UsageError(
+            f"team config {str(path)!r} is not valid {path.suffix[1:]}: {exc}"
+        ) from None
+    if not isinstance(data, dict):
+        raise UsageError(f"team config {str(path)!r}: expected an object with 'specialists'")
+    return data
+
+
+def _check_team(team: Sequence[Specialist], where: str = "team") -> None:
+    if not team:
+        raise UsageError(f"{where}: the team is empty; give at least one specialist")
+    seen: set[str] = set()
+    for member in team:
+        if not member.name.strip():
+            raise UsageError(f"{where}: a specialist has an empty name")
+        if not _NAME.fullmatch(member.name) or member.name in _RESERVED:
+            raise UsageError(
+                f"{where}: invalid specialist name {member.name!r}: use letters, digits, '_' "
+                f"or '-', starting with a letter, and none of {sorted(_RESERVED)}"
+            )
+        if member.name in seen:
+            raise UsageError(f"{where}: duplicate specialist name {member.name!r}")
+        seen.add(member.name)
+
+
+class Route(BaseModel):
+    """The supervisor's decision: who acts next, or the final answer."""
+
+    next: str = Field(
+        description=f"the specialist who acts now, or {FINISH} when the reports answer the task"
+    )
+    instruction: str = Field(
+        description="what that specialist must do, with the facts it needs; empty to finish"
+    )
+    answer: str = Field(description=f"the final answer for the user when next is {FINISH}")
+
+
+def route_model(names: Sequence[str]) -> type[Route]:
+    """:class:`Route` with ``next`` restricted to ``names`` and ``FINISH``.
+
+    Bound as a tool, its schema is named ``Route``; a grammar-constrained model (such as
+    :class:`~agentlab.llm.LlamaChatModel`) can then only name a member of the team.
+    """
+    choices: Any = Literal[(*names, FINISH)]
+    next_field = Field(description=Route.model_fields["next"].description)
+    return create_model("Route", __base__=Route, __doc__=Route.__doc__, next=(choices, next_field))
+
+
+# -- the nodes -------------------------------------------------------------------------------
+
+
+_SUPERVISOR_PROMPT = """You lead a team of specialists:
+{team}
+Give the user's task to one specialist at a time. Tell them exactly what to do and include the \
+facts from earlier reports that they need. When the reports answer the task, set next to \
+{finish} and write the final answer."""
+
+
+def _this_run(messages: Sequence[BaseMessage]) -> tuple[str, list[BaseMessage]]:
+    """The latest user message's text and the messages after it."""
+    for index in range(len(messages) - 1, -1, -1):
+        if isinstance(messages[index], HumanMessage):
+            return messages[index].text, list(messages[index + 1 :])
+    return "", list(messages)
+
+
+def _reports(messages: Sequence[BaseMessage], names: set[str]) -> list[tuple[str, str]]:
+    """(specialist, report) of the current run, in order."""
+    _, run = _this_run(messages)
+    return [
+        (m.name, m.text)
+        for m in run
+        if isinstance(m, AIMessage) and m.name in names and not m.tool_calls
+    ]
+
+
+def _extra(route: Sequence[str], reports: Sequence[tuple[str, str]]) -> dict[str, Any]:
+    return {"route": list(route), "reports": dict(reports)}
+
+
+def _same(a: str, b: str) -> bool:
+    """Two instructions that differ only in case, spacing or final punctuation are the same."""
+
+    def norm(text: str) -> str:
+        return " ".join(text.casefold().split()).rstrip(".!?")
+
+    return norm(a) == norm(b)
+
+
+def _loop(route: Sequence[str], instructions: Sequence[str], name: str, instruction: str) -> str:
+    """Why handing ``instruction`` to ``name`` would loop, or an empty string."""
+    if any(n == name and _same(i, instruction) for n, i in zip(route, instructions, strict=False)):
+        return f"{name} was given the same instruction twice"
+    last = route[-4:]
+    if len(last) == 4 and last[0] == last[2] == name and last[1] == last[3] != name:
+        return f"the supervisor kept bouncing between {name} and {last[1]}"
+    return ""
+
+
+def _supervisor(
+    model: BaseChatModel, team: Sequence[Specialist], max_routes: int
+) -> Callable[..., Command[str]]:
+    names = [member.name for member in team]
+    router = model.with_structured_output(route_model(names), include_raw=True)
+    roster = "\n".join(f"- {member.name}: {member.description}" for member in team)
+    system = SystemMessage(_SUPERVISOR_PROMPT.format(team=roster, finish=FINISH))
+
+    def supervise(state: MultiAgentState) -> Command[str]:
+        messages = state["messages"]
+        fresh = isinstance(messages[-1], HumanMessage)  # a new run starts a new route
+        route = [] if fresh else list(state.get("route", []))
+        instructions = [] if fresh else list(state.get("instructions", []))
+        task, _ = _this_run(messages)
+        reports = _reports(messages, set(names))
+        done = "\n".join(
+            f"[{n}] {who} (asked: {asked}): {report}"
+            for n, ((who, report), asked) in enumerate(zip(reports, instructions, strict=False), 1)
+        )
+        prompt = f"Task: {task}\n\nReports so far:\n{done or 'none yet'}"
+        decided = router.invoke([system, HumanMessage(prompt)])
+        base: dict[str, Any] = {
+            "route": route,
+            "instructions": instructions,
+            "extra": _extra(route, reports),
+        }
+
+        def stop(error: str) -> Command[str]:
+            return Command(goto=END, update={**base, "error": error})
+
+        def finish(answer: str, why: str = "") -> Command[str]:
+            if not answer:
+                return stop("the supervisor finished without an answer and no report to use")
+            extra = {**base["extra"], **({"forced_finish": why} if why else {})}
+            final = AIMessage(content=answer, name=_SUPERVISOR)
+            return Command(
+                goto=END, update={**base, "extra": extra, "messages": [final], "error": None}
+            )
+
+        choice = decided.get("parsed") if isinstance(decided, dict) else None
+        if not isinstance(choice, Route):
+            wanted = _wanted(decided.get("raw") if isinstance(decided, dict) else None)
+            if wanted is not None and wanted not in (*names, FINISH):
+                return stop(
+                    f"the supervisor routed to unknown specialist {wanted!r}; "
+                    f"the team is {', '.join(names)}"
+                )
+            problem = decided.get("parsing_error") if isinstance(decided, dict) else None
+            return stop(f"the supervisor gave no valid route: {problem or 'no decision'}")
+        latest = reports[-1][1] if reports else ""
+        if choice.next == FINISH:
+            return finish(choice.answer.strip() or latest)
+        if len(route) >= max_routes:
+            return stop(
+                f"route limit reached: {max_routes} hand-offs to specialists without a final "
+                "answer (raise max_routes or simplify the task)"
+            )
+        looping = _loop(route, instructions, choice.next, choice.instruction)
+        if looping:
+            return finish(latest, f"loop protection: {looping}")
+        update = {
+            **base,
+            "route": [*route, choice.next],
+            "instructions": [*instructions, choice.instruction],
+            "error": None,
+        }
+        return Command(goto=choice.next, update=update)
+
+    return supervise
+
+
+def _wanted(raw: object) -> str | None:
+    """The name a supervisor turn asked for, read from its raw tool call."""
+    if isinstance(raw, AIMessage) and raw.tool_calls:
+        wanted = raw.tool_calls[0]["args"].get("next")
+        return None if wanted is None else str(wanted)
+    return None
+
+
+def _brief(task: str, instruction: str, reports: Sequence[tuple[str, str]]) -> str:
+    """What a specialist is told: its instruction, the user's task, the team's findings."""
+    lines = [instruction.strip() or task, "", f"The user's task, for context: {task}"]
+    if reports:
+        lines += ["", "What the team found so far:", *(f"- {n}: {r}" for n, r in reports)]
+    return "\n".join(lines)
+
+
+def _specialist(
+    member: Specialist, agent: CompiledStateGraph[Any, Any, Any, Any], names: set[str]
+) -> Callable[..., Command[str]]:
+    def work(state: MultiAgentState, config: RunnableConfig) -> Command[str]:
+        # Re-run from here when a resumed approval continues the sub-agent: pure until invoke.
+        messages = state["messages"]
+        task, _ = _this_run(messages)
+        reports = _reports(messages, names)
+        brief = _brief(task, state["instructions"][-1], reports)
+        result = agent.invoke({"messages": [HumanMessage(brief)]}, config)
+        transcript = [  # the sub-agent's turns, named for the specialist, without the brief
+            m.model_copy(update={"name": member.name}) if isinstance(m, AIMessage) else m
+            for m in result["messages"][1:]
+        ]
+        update: dict[str, Any] = {"messages": transcript}
+        if result.get("error"):
+            update["extra"] = _extra(state["route"], reports)
+            return Command(
+                goto=END, update={**update, "error": f"{member.name}: {result['error']}"}
+            )
+        report = transcript[-1].text if transcript else ""
+        update["extra"] = _extra(state["route"], [*reports, (member.name, report)])
+        return Command(goto=_SUPERVISOR, update=update)
+
+    return work
+
+
+# -- the graph -------------------------------------------------------------------------------
+
+
+def build_multi_agent(
+    model: BaseChatModel,
+    tools: Sequence[BaseTool],
+    *,
+    team: Sequence[Specialist] | None = None,
+    max_routes: int = 6,
+    max_steps: int = 8,
+    checkpointer: BaseCheckpointSaver[Any] | None = None,
+    context: ContextWindow | None = None,
+    approval: NeedsApproval | None = None,
+    runner: ToolRunner | None = None,
+    budget: RunBudget | None = None,
+    offer: Callable[[Sequence[BaseTool]], Sequence[BaseTool]] | None = None,
+) -> CompiledStateGraph[Any, Any, Any, Any]:
+    """Compile a supervisor graph over ``team`` (default: :func:`default_team` of ``tools``).
+
+    ``supervisor`` picks the next specialist with an instruction, or finishes with an answer
+    (empty: the latest report), appended as the final ``AIMessage`` (name ``supervisor``).
+    Each specialist node runs a ReAct sub-agent with its own prompt and tools; its tool turns
+    and its report (an ``AIMessage`` named after it) join the shared ``messages`` and it hands
+    back to the supervisor. ``max_steps``, ``context``, ``approval``, ``runner``, ``budget``
+    and ``offer`` apply to each specialist's run as in
+    :func:`~agentlab.graphs.react.build_react_agent`; approvals need a ``checkpointer``.
+
+    A run ends with ``error`` set when a specialist ends without an answer, when the
+    supervisor names no valid route (an unknown specialist), or when it wants another
+    hand-off after ``max_routes``. Loop protection forces a finish, answered with the latest
+    report and noted in ``extra["forced_finish"]``, when the supervisor gives a specialist an
+    instruction it already gave it in this run, or wants a fifth alternating hand-off after
+    A→B→A→B. Raises :class:`~agentlab.errors.UsageError` for an empty team or an empty,
+    invalid or duplicate name.
+    """
+    members = list(default_team(tools) if team is None else team)
+    _check_team(members)
+    if max_routes < 1:
+        raise UsageError(f"max_routes must be at least 1, got {max_routes}")
+    names = {member.name for member in members}
+    graph = StateGraph(MultiAgentState)
+    graph.add_node(
+        _SUPERVISOR,
+        _supervisor(model, members, max_routes),
+        destinations=(*(member.name for member in members), END),
+    )
+    for member in members:
+        agent = build_react_agent(
+            model,
+            member.tools,
+            system_prompt=member.prompt,
+            max_steps=max_steps,
+            context=context,
+            approval=approval,
+            runner=runner,
+            budget=budget,
+            offer=offer,
+        )
+        graph.add_node(
+            member.name, _specialist(member, agent, names), destinations=(_SUPERVISOR, END)
+        )
+    graph.add_edge(START, _SUPERVISOR)
+    return graph.compile(checkpointer=checkpointer, name="multi-agent")
