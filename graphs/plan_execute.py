@@ -1,5 +1,7 @@
 """Plan and execute: a planner writes the steps, a ReAct sub-agent carries out each one, and a
 replanner reads the results and either finishes with the answer or revises the steps left.
+The replanner is asked when a step fails or when no step is left, not after every step: a
+small model asked mid-plan tends to answer early.
 Reads top to bottom: the structured outputs, state, the nodes, the graph.
 
 Plans are structured outputs (``with_structured_output``), so with agentlab's chat model they
@@ -27,24 +29,34 @@ from agentlab.budget import RunBudget
 from agentlab.context import ContextWindow
 from agentlab.graphs._records import tool_call_records
 from agentlab.graphs.react import build_react_agent
-from agentlab.tools import NeedsApproval, ToolRunner
+from agentlab.tools import NeedsApproval, ToolRunner, format_tool_error
 
 __all__ = ["Plan", "PlanExecuteState", "PlanStep", "Replan", "build_plan_execute_agent"]
+
+
+# Bounded so that a small model repeating itself ends the list instead of the token budget.
+_Step = Annotated[str, Field(min_length=3, max_length=160)]
 
 
 class Plan(BaseModel):
     """The steps that solve the task, in order."""
 
-    steps: list[str] = Field(
-        description="one short, self-contained instruction per step; usually one per tool call"
+    steps: list[_Step] = Field(
+        min_length=1,
+        max_length=6,
+        description="one short instruction per step, in words (not a tool name)",
     )
 
 
 class Replan(BaseModel):
     """What to do after the steps done so far."""
 
-    answer: str = Field(description="the final answer for the user, or empty if steps remain")
-    steps: list[str] = Field(description="the steps still to do; empty when answering")
+    answer: str = Field(
+        max_length=400, description="the final answer for the user, or empty if steps remain"
+    )
+    steps: list[_Step] = Field(
+        max_length=6, description="the steps still to do; empty when answering"
+    )
 
 
 class PlanStep(TypedDict):
@@ -65,9 +77,10 @@ class PlanExecuteState(TypedDict, total=False):
 _PLANNER = """\
 You plan how to solve the user's task with these tools:
 {tools}
-Write the steps in order, one short instruction each. A step that needs an earlier step's \
-result says so ("Convert the height found in step 1 to feet"). Use as few steps as the task \
-needs; a task that needs no tool gets one step."""
+Write the steps in order, one short instruction in words each. A step that needs an earlier \
+step's result says so. Use as few steps as the task needs; a task that needs no tool gets one \
+step. Example: for "How tall is the Varden tower in feet?" the steps are \
+["Get the height of the Varden tower", "Convert the height found in step 1 to feet"]."""
 
 _REPLANNER = """\
 Task: {task}
@@ -135,8 +148,10 @@ def build_plan_execute_agent(
         try:
             plan = planner_model.invoke(prompt)
         except Exception as exc:  # the model's output did not parse as a plan
-            return fail(f"the model could not produce a plan: {type(exc).__name__}: {exc}")
-        steps = [s.strip() for s in getattr(plan, "steps", []) if s.strip()]
+            return fail(f"the model could not produce a plan: {format_tool_error(exc)}")
+        if not isinstance(plan, Plan):
+            return fail("the model could not produce a plan (its output was not a plan)")
+        steps = [s.strip() for s in plan.steps if s.strip()]
         if not steps:
             return fail("the model produced an empty plan")
         if len(steps) > max_plan_steps:
@@ -167,10 +182,13 @@ def build_plan_execute_agent(
         try:
             decision = replanner_model.invoke([HumanMessage(prompt)])
         except Exception as exc:
-            return fail(f"the model could not revise the plan: {type(exc).__name__}: {exc}", plan)
-        answer = str(getattr(decision, "answer", "")).strip()
-        steps = [s.strip() for s in getattr(decision, "steps", []) if s.strip()]
-        if answer or not steps:
+            return fail(f"the model could not revise the plan: {format_tool_error(exc)}", plan)
+        if not isinstance(decision, Replan):
+            return fail("the model could not revise the plan (its output was not a decision)", plan)
+        answer = decision.answer.strip()
+        steps = [s.strip() for s in decision.steps if s.strip()]
+        left = any(s["status"] == "pending" for s in plan)
+        if (answer and not left) or not steps:
             final = answer or plan[-1]["result"]
             return {"messages": [AIMessage(final)], "extra": {"plan": plan}}
         kept = [s for s in plan if s["status"] != "pending"]
@@ -186,6 +204,12 @@ def build_plan_execute_agent(
     def after_planner(state: PlanExecuteState) -> str:
         return END if state.get("error") else "executor"
 
+    def after_executor(state: PlanExecuteState) -> str:
+        plan = state["plan"]
+        latest = [s for s in plan if s["status"] != "pending"][-1]
+        left = any(s["status"] == "pending" for s in plan)
+        return "executor" if left and latest["status"] == "done" else "replanner"
+
     def after_replanner(state: PlanExecuteState) -> str:
         if state.get("error") or isinstance(state["messages"][-1], AIMessage):
             return END
@@ -197,6 +221,6 @@ def build_plan_execute_agent(
     graph.add_node("replanner", replanner)
     graph.add_edge(START, "planner")
     graph.add_conditional_edges("planner", after_planner, ["executor", END])
-    graph.add_edge("executor", "replanner")
+    graph.add_conditional_edges("executor", after_executor, ["executor", "replanner"])
     graph.add_conditional_edges("replanner", after_replanner, ["executor", END])
     return graph.compile(checkpointer=checkpointer, name="plan-execute")

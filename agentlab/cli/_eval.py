@@ -110,6 +110,7 @@ def run_suite(
                 "tokens": result.usage["prompt_tokens"] + result.usage["completion_tokens"],
                 "wall_s": result.wall_s,
                 "error": result.error,
+                **({"extra": result.extra} if result.extra else {}),
             }
         )
         if on_result is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import uuid
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +19,15 @@ from pydantic import ConfigDict, Field
 
 from agentlab.config import Settings
 from agentlab.llm._engine import Completion, LlamaEngine
-from agentlab.llm.protocol import Mode, ToolSpec, action_schema, parse_turn, render_prompt
+from agentlab.llm.protocol import (
+    Mode,
+    ToolSpec,
+    action_schema,
+    parse_turn,
+    render_prompt,
+    render_structured_prompt,
+    structured_schema,
+)
 from agentlab.models import resolve_model
 
 if TYPE_CHECKING:
@@ -40,6 +49,7 @@ class LlamaChatModel(BaseChatModel):
     engine: LlamaEngine = Field(exclude=True)
     temperature: float = 0.0
     max_tokens: int = 256
+    structured: bool = Field(default=False, exclude=True)  # set by with_structured_output
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LlamaChatModel:
@@ -80,6 +90,14 @@ class LlamaChatModel(BaseChatModel):
         formatted = [convert_to_openai_tool(tool) for tool in tools]
         return self.bind(tools=formatted, tool_choice=tool_choice, **kwargs)
 
+    def with_structured_output(
+        self, schema: dict[str, Any] | type, **kwargs: Any
+    ) -> Runnable[LanguageModelInput, dict[str, Any] | Any]:
+        """LangChain's structured output, decoded under the schema's own grammar with a plain
+        prompt (see ``_structured``), not inside the tool-calling protocol."""
+        copy = self.model_copy(update={"structured": True})
+        return BaseChatModel.with_structured_output(copy, schema, **kwargs)
+
     def _generate(
         self,
         messages: list[BaseMessage],
@@ -91,6 +109,8 @@ class LlamaChatModel(BaseChatModel):
             with self.engine.keeping_cache():
                 return self._generate(messages, stop, run_manager, **kwargs)
         tools = [ToolSpec.from_openai(tool) for tool in kwargs.get("tools") or []]
+        if self.structured and len(tools) == 1:
+            return self._structured(messages, tools[0], run_manager)
         mode = _mode(kwargs.get("tool_choice"))
         prompt = render_prompt(messages, tools)
         on_text = run_manager.on_llm_new_token if run_manager else None
@@ -101,6 +121,33 @@ class LlamaChatModel(BaseChatModel):
             message = parse_turn(turns[-1].text)
             message.response_metadata["loop_breaker"] = True
         _attach_usage(message, turns, self.engine.path.name)
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+    def _structured(
+        self,
+        messages: list[BaseMessage],
+        tool: ToolSpec,
+        run_manager: CallbackManagerForLLMRun | None,
+    ) -> ChatResult:
+        """``with_structured_output``: the object itself under its schema's grammar, returned as
+        a call of the schema-as-tool (what LangChain's output parsers read)."""
+        prompt = render_structured_prompt(messages, tool)
+        on_text = run_manager.on_llm_new_token if run_manager else None
+        turn = self.engine.complete(
+            prompt,
+            grammar=_grammar(json.dumps(structured_schema(tool))),
+            max_tokens=self.max_tokens,
+            temperature=self.temperature,
+            on_text=on_text,
+        )
+        try:
+            args = json.loads(turn.text, strict=False)
+        except json.JSONDecodeError:  # cut off at max_tokens: let the parser report it
+            message = AIMessage(content=turn.text, additional_kwargs={"raw": turn.text})
+        else:
+            call = {"name": tool.name, "args": args, "id": f"call_{uuid.uuid4().hex[:12]}"}
+            message = AIMessage(content="", tool_calls=[call], additional_kwargs={"raw": turn.text})
+        _attach_usage(message, [turn], self.engine.path.name)
         return ChatResult(generations=[ChatGeneration(message=message)])
 
     def _turn(self, prompt: str, tools: Sequence[ToolSpec], mode: Mode, on_text: Any) -> Completion:

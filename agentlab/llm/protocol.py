@@ -33,6 +33,8 @@ __all__ = [
     "by_relevance",
     "parse_turn",
     "render_prompt",
+    "render_structured_prompt",
+    "structured_schema",
     "system_prompt",
 ]
 
@@ -258,3 +260,29 @@ def parse_turn(text: str) -> AIMessage:
         call = {"name": str(data["tool"]), "args": args, "id": f"call_{uuid.uuid4().hex[:12]}"}
         return AIMessage(content="", additional_kwargs=kwargs, tool_calls=[call])
     return AIMessage(content=str(data.get("answer", "")), additional_kwargs=kwargs)
+
+
+def structured_schema(tool: ToolSpec) -> dict[str, Any]:
+    """The JSON schema of a structured output (the arguments of its schema-as-tool), with its
+    strings bounded like tool arguments."""
+    return _bounded(tool)
+
+
+def render_structured_prompt(messages: Sequence[BaseMessage], tool: ToolSpec) -> str:
+    """ChatML for a structured output: the caller's own messages, and a system note naming the
+    fields to fill. None of the tool-calling protocol (its rules and worked example would lead
+    the model to act instead of filling in the object)."""
+    fields = "\n".join(
+        f"- {name}: {schema.get('description', _type_name(schema))}"
+        for name, schema in tool.parameters.get("properties", {}).items()
+    )
+    note = f"Reply with one JSON object ({_first_paragraph(tool.description)}) with:\n{fields}"
+    system = "\n\n".join([*(m.text for m in messages if isinstance(m, SystemMessage)), note])
+    parts = [f"<|im_start|>system\n{system}<|im_end|>\n"]
+    for message in messages:
+        if isinstance(message, HumanMessage):
+            parts.append(f"<|im_start|>user\n{message.text}<|im_end|>\n")
+        elif isinstance(message, AIMessage) and message.text:
+            parts.append(f"<|im_start|>assistant\n{message.text}<|im_end|>\n")
+    parts.append("<|im_start|>assistant\n")
+    return "".join(parts)
