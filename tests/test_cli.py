@@ -10,6 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from agentlab.graphs.multi_agent import team_from_config
+from agentlab.tools.demo import TOOLS
+
 DEMO_TOOLS = "agentlab.tools.demo:TOOLS"
 
 
@@ -207,3 +210,14 @@ def test_ctrl_c_leaves_the_thread_usable(tmp_path: Path) -> None:
                      "--thread", "cut", "--json")  # fmt: skip
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout)["status"] == "done"
+
+
+def test_pattern_options_are_checked_before_the_model_loads(tmp_path: Path) -> None:
+    team = tmp_path / "team.toml"
+    team.write_text('[[specialists]]\nname = "x"\ndescription = "d"\ntools = ["teleport"]\n')
+    done = agentlab("run", "multi-agent", "hi", "--tools", DEMO_TOOLS, "--team", str(team),
+                    env={"AGENTLAB_MODEL_DIR": str(tmp_path)})  # fmt: skip
+    assert_usage_error(done, "teleport")
+    assert_usage_error(agentlab("run", "react", "hi", "--expect", "x"), "--expect is a reflexion")
+    shipped = Path(__file__).resolve().parents[1] / "examples" / "team.toml"
+    assert [m.name for m in team_from_config(shipped, TOOLS)] == ["researcher", "analyst"]

@@ -12,6 +12,8 @@ from agentlab.llm.protocol import (
     by_relevance,
     parse_turn,
     render_prompt,
+    render_structured_prompt,
+    structured_schema,
 )
 
 WEATHER = ToolSpec(
@@ -160,3 +162,18 @@ def test_a_raw_newline_inside_a_string_still_parses() -> None:
     # tool call into a plain-text answer.
     turn = parse_turn('{"thought": "Project Falcon\n```" ,"tool": "lookup", "args" :{"q": "x"} }')
     assert turn.tool_calls and turn.tool_calls[0]["name"] == "lookup"
+
+
+def test_a_structured_output_prompt_names_the_fields_and_leaves_out_the_tool_protocol() -> None:
+    plan = ToolSpec(
+        "Plan",
+        "The steps that solve the task.",
+        {"type": "object", "properties": {"steps": {"type": "array", "description": "the steps"},
+                                          "title": {"type": "string"}}},
+    )  # fmt: skip
+    prompt = render_structured_prompt([SystemMessage("Plan well."), HumanMessage("Do X")], plan)
+    assert prompt.startswith("<|im_start|>system\nPlan well.\n\nReply with one JSON object")
+    assert "- steps: the steps" in prompt and "- title: string" in prompt
+    assert "Observation" not in prompt and "Varden" not in prompt
+    assert prompt.endswith("<|im_start|>user\nDo X<|im_end|>\n<|im_start|>assistant\n")
+    assert structured_schema(plan)["properties"]["title"]["maxLength"] == 300
