@@ -112,7 +112,7 @@ def build_plan_execute_agent(
     model: BaseChatModel,
     tools: Sequence[BaseTool],
     *,
-    max_plan_steps: int = 5,
+    max_plan_steps: int = 6,
     max_replans: int = 3,
     max_steps: int = 8,
     checkpointer: BaseCheckpointSaver[Any] | None = None,

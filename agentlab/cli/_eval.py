@@ -25,10 +25,12 @@ class SuiteTask:
     id: str
     task: str
     expect: tuple[str, ...]
+    feedback: str = ""  # what a failed attempt is told (reflexion), never the expected values
 
 
 def load_suite(path: Path) -> list[SuiteTask]:
-    """Read ``{"id", "task", "expect": [...]}`` lines; blank lines are skipped."""
+    """Read ``{"id", "task", "expect": [...], "feedback"?: str}`` lines; blank lines are
+    skipped."""
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
@@ -49,7 +51,10 @@ def load_suite(path: Path) -> list[SuiteTask]:
             raise UsageError(f'{where}: needs string "id" and non-empty string "task"')
         if not isinstance(expect, list) or not all(isinstance(e, str) for e in expect):
             raise UsageError(f'{where}: "expect" must be a list of strings')
-        tasks.append(SuiteTask(task_id, task, tuple(expect)))
+        feedback = data.get("feedback", "")
+        if not isinstance(feedback, str):
+            raise UsageError(f'{where}: "feedback" must be a string')
+        tasks.append(SuiteTask(task_id, task, tuple(expect), feedback))
     if not tasks:
         raise UsageError(f"suite {path} has no tasks")
     ids = [t.id for t in tasks]
@@ -59,11 +64,18 @@ def load_suite(path: Path) -> list[SuiteTask]:
 
 
 def suite_checker(tasks: Sequence[SuiteTask]) -> Checker:
-    """Reflexion's checker for a suite: each task's expected strings, without revealing them."""
-    checks = {t.task: expect_all(*t.expect, reveal=False) for t in tasks}
+    """Reflexion's checker for a suite: each task's expected strings, never revealed; a failed
+    attempt is told the task's ``feedback`` (like a failing test's message), if it has one."""
+    checks = {t.task: (expect_all(*t.expect, reveal=False), t.feedback) for t in tasks}
 
     def check(task: str, answer: str) -> bool | Verdict:
-        return checks[task](task, answer) if task in checks else Verdict(False, "unknown task")
+        if task not in checks:
+            return Verdict(False, "unknown task")
+        verdict = checks[task][0](task, answer)
+        passed = verdict if isinstance(verdict, bool) else verdict.passed
+        if passed or not checks[task][1]:
+            return verdict
+        return Verdict(False, checks[task][1])
 
     return check
 
