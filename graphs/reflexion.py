@@ -136,11 +136,14 @@ def _split(messages: Sequence[AnyMessage]) -> tuple[list[AnyMessage], str]:
 
 
 def _ask(task: str, trials: Sequence[dict[str, Any]]) -> str:
-    """The user message of the next trial: the task, then the lessons so far."""
+    """The user message of the next trial: the task, the lessons so far, and the judge's own
+    words on the last attempt (a small model's lesson may garble them)."""
     lessons = [t["reflection"] for t in trials if t.get("reflection")]
     if not lessons:
         return task
-    return task + "\n\nLessons from earlier attempts:\n" + "\n".join(f"- {r}" for r in lessons)
+    text = task + "\n\nLessons from earlier attempts:\n" + "\n".join(f"- {r}" for r in lessons)
+    feedback = trials[-1].get("feedback")
+    return text + (f"\nFeedback on the last attempt: {feedback}" if feedback else "")
 
 
 def _clip(text: str, limit: int) -> str:

@@ -71,6 +71,7 @@ def test_a_reflection_reaches_the_next_trial_which_passes_with_the_answer() -> N
     second_trial = last_user_text(model.seen[2])
     assert second_trial.startswith("What is 2+3?")
     assert f"Lessons from earlier attempts:\n- {LESSON}" in second_trial
+    assert second_trial.endswith("Feedback on the last attempt: the answer lacks '5'")
     assert LESSON not in last_user_text(model.seen[0])
     final = state["messages"][-1]
     assert isinstance(final, AIMessage) and final.text == "2+3 is 5" and not final.tool_calls
@@ -224,15 +225,14 @@ class CacheEngine(LlamaEngine):
 
 
 def test_with_llama_models_the_side_calls_keep_the_trial_prompt_cache() -> None:
-    def verdict(correct: bool) -> str:
-        args = {"correct": correct, "reason": "checked"}
-        return json.dumps({"thought": "t", "tool": "Evaluation", "args": args})
+    def verdict(correct: bool) -> str:  # structured outputs are the bare object
+        return json.dumps({"correct": correct, "reason": "checked"})
 
     engine = CacheEngine(
         [
             '{"thought": "guess", "answer": "6"}',
             verdict(False),
-            '{"thought": "t", "tool": "Reflection", "args": {"reflection": "Call add."}}',
+            '{"reflection": "Call add."}',
             '{"thought": "t", "answer": "5"}',
             verdict(True),
         ]
