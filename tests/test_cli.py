@@ -205,7 +205,8 @@ def test_ctrl_c_leaves_the_thread_usable(tmp_path: Path) -> None:
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 130, stderr
-    assert "continue with --thread cut" in stderr and "Traceback" not in stderr
+    said = " ".join(stderr.split())
+    assert "agentlab resume cut" in said and "--thread cut" in said and "Traceback" not in stderr
     again = agentlab("run", "react", "What is the weather in Oslo?", "--tools", DEMO_TOOLS,
                      "--thread", "cut", "--json")  # fmt: skip
     assert again.returncode == 0, again.stderr

@@ -142,7 +142,10 @@ def _drive(
                 max_steps=settings.max_steps, callbacks=live,
             )  # fmt: skip
     except KeyboardInterrupt:
-        err.print(f"\ncancelled; the checkpoint is intact: agentlab resume {thread_id}")
+        err.print(
+            f"\ncancelled; the checkpoint is intact: finish this run with agentlab resume "
+            f"{thread_id}, or continue the conversation with --thread {thread_id}"
+        )
         raise typer.Exit(130) from None
     return result
 
