@@ -1,4 +1,5 @@
-"""Tool calls as the CLI contract reports them: ``{"name", "args", "result", "error"}``.
+"""What a run produced: its messages, and its tool calls as the CLI contract reports them
+(``{"name", "args", "result", "error"}``).
 
 Patterns whose tool calls happen inside sub-agents keep these records in their state under
 ``tool_calls``, since the parent's messages hold only the task and the answer.
@@ -9,9 +10,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 
-__all__ = ["tool_call_records"]
+__all__ = ["current_run", "tool_call_records"]
+
+
+def current_run(messages: Sequence[BaseMessage]) -> list[BaseMessage]:
+    """The messages after the latest user message: what the current run did."""
+    for index in range(len(messages) - 1, -1, -1):
+        if isinstance(messages[index], HumanMessage):
+            return list(messages[index + 1 :])
+    return list(messages)
 
 
 def tool_call_records(messages: Sequence[BaseMessage]) -> list[dict[str, Any]]:

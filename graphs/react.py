@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import Annotated, Any, TypedDict
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, HumanMessage, SystemMessage
+from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, SystemMessage
 from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.tools import BaseTool
 from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -21,6 +21,7 @@ from langgraph.graph.state import CompiledStateGraph
 from agentlab.budget import RunBudget
 from agentlab.context import ContextState, ContextWindow
 from agentlab.graphs._approval import approval_node, needs_approval, unanswered_calls
+from agentlab.graphs._records import current_run
 from agentlab.tools import ApprovalPolicy, NeedsApproval, ToolRunner, format_tool_error
 
 __all__ = ["ReactState", "RunClock", "build_react_agent", "format_tool_error", "steps_this_run"]
@@ -41,19 +42,12 @@ class ReactState(TypedDict, total=False):
 
 def steps_this_run(messages: Sequence[BaseMessage]) -> int:
     """Model turns since the latest user message: the steps of the current run."""
-    return sum(1 for m in _this_run(messages) if isinstance(m, AIMessage))
-
-
-def _this_run(messages: Sequence[BaseMessage]) -> list[BaseMessage]:
-    for index in range(len(messages) - 1, -1, -1):
-        if isinstance(messages[index], HumanMessage):
-            return list(messages[index + 1 :])
-    return list(messages)
+    return sum(1 for m in current_run(messages) if isinstance(m, AIMessage))
 
 
 def _spent(messages: Sequence[BaseMessage]) -> tuple[int, int]:
     """Tool calls made and tokens used by the current run."""
-    run = [m for m in _this_run(messages) if isinstance(m, AIMessage)]
+    run = [m for m in current_run(messages) if isinstance(m, AIMessage)]
     calls = sum(len(m.tool_calls) for m in run)
     tokens = sum(m.usage_metadata["total_tokens"] for m in run if m.usage_metadata)
     return calls, tokens

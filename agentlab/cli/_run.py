@@ -8,13 +8,13 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from langchain_core.callbacks import BaseCallbackHandler
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from langchain_core.messages import AIMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 
 from agentlab.errors import RunError
-from agentlab.graphs._records import tool_call_records
+from agentlab.graphs._records import current_run, tool_call_records
 from agentlab.tracing import Tracer
 
 __all__ = ["RunResult", "pending_call", "run_task"]
@@ -83,7 +83,7 @@ def run_task(
         error = str(exc)
     wall_s = round(time.perf_counter() - started, 3)
     values = graph.get_state(config).values
-    new = _current_run(values.get("messages", []))
+    new = current_run(values.get("messages", []))
     pending = pending_call(graph, thread_id) if error is None else None
     error = error or values.get("error")
     last = new[-1] if new else None
@@ -107,11 +107,3 @@ def run_task(
         "run_end", status=result.status, steps=result.steps, wall_s=wall_s, error=result.error
     )
     return result
-
-
-def _current_run(messages: Sequence[BaseMessage]) -> list[BaseMessage]:
-    """The messages after the latest user message: what the current run did."""
-    for index in range(len(messages) - 1, -1, -1):
-        if isinstance(messages[index], HumanMessage):
-            return list(messages[index + 1 :])
-    return list(messages)
