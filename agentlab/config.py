@@ -20,7 +20,9 @@ __all__ = [
     "DEFAULT_MODEL",
     "ApprovalMode",
     "ContextPolicy",
+    "Embedder",
     "KvType",
+    "Retrieval",
     "Settings",
     "default_budget",
     "load_settings",
@@ -31,6 +33,8 @@ DEFAULT_MODEL = "qwen2.5-coder-0.5b-instruct-q4_k_m"
 KvType = Literal["f16", "q8_0", "q4_0"]
 ApprovalMode = Literal["acting", "all", "none"]
 ContextPolicy = Literal["cache-aware", "sliding", "none"]
+Embedder = Literal["llama", "minilm"]
+Retrieval = Literal["hybrid", "dense", "sparse"]
 
 
 def _default_home() -> Path:
@@ -100,6 +104,29 @@ class Settings(BaseSettings):
     max_wall_s: float | None = Field(
         default=None, gt=0, description="seconds per run, not counting approval waits"
     )
+    memory: bool = Field(default=True, description="recall memories before a run, record it after")
+    memory_url: str | None = Field(
+        default=None, description="a Chroma server (`chroma run`) instead of the embedded store"
+    )
+    memory_namespace: str = Field(
+        default="default", min_length=1, description="whose memories: a user, team or agent"
+    )
+    embedder: Embedder = Field(
+        default="llama", description="llama (a GGUF via llama.cpp) or minilm (agentlab[st])"
+    )
+    embedding_model: str | None = Field(
+        default=None, description="GGUF name or path for llama embeddings; unset = the chat model"
+    )
+    retrieval: Retrieval = Field(default="hybrid", description="hybrid, dense or sparse")
+    recall_tokens: int = Field(
+        default=256, ge=0, description="bound of the memories recalled into the prompt head"
+    )
+    memory_half_life_days: float = Field(
+        default=30.0, gt=0, description="episode recency halves this often"
+    )
+    memory_capacity: int = Field(
+        default=1000, ge=2, description="episodes kept before old ones are consolidated"
+    )
 
     @field_validator("home", "model_dir")
     @classmethod
@@ -150,6 +177,11 @@ class Settings(BaseSettings):
     @property
     def checkpoint_path(self) -> Path:
         return self.home / "checkpoints.sqlite"
+
+    @property
+    def memory_path(self) -> Path:
+        """Memories (SQLite), facts and the embedded Chroma store."""
+        return self.home / "memory"
 
     @property
     def trace_dir(self) -> Path:

@@ -11,11 +11,15 @@ Scripted models test your graph's wiring, never model behaviour.
 
 from __future__ import annotations
 
+import hashlib
+import math
+import re
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.embeddings import Embeddings
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
@@ -24,7 +28,7 @@ from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import Field
 
-__all__ = ["ScriptedChatModel", "answer", "call"]
+__all__ = ["HashEmbeddings", "ScriptedChatModel", "answer", "call"]
 
 
 def call(name: str, /, **args: Any) -> AIMessage:
@@ -93,3 +97,24 @@ class ScriptedChatModel(BaseChatModel):
         if turn.usage_metadata is None:  # a script may set usage to exercise token budgets
             turn.usage_metadata = {"input_tokens": 0, "output_tokens": 0, "total_tokens": 0}
         return ChatResult(generations=[ChatGeneration(message=turn)])
+
+
+class HashEmbeddings(Embeddings):
+    """Bag-of-words vectors by feature hashing: instant and deterministic, for testing stores
+    (and for benchmarking their own overhead). Texts sharing words are near; no semantics."""
+
+    name = "hash"
+
+    def __init__(self, dimensions: int = 64) -> None:
+        self.dimensions = dimensions
+
+    def embed_query(self, text: str) -> list[float]:
+        vector = [0.0] * self.dimensions
+        for word in re.findall(r"\w+", text.lower()):
+            digest = hashlib.blake2b(word.encode(), digest_size=4).digest()
+            vector[int.from_bytes(digest, "little") % self.dimensions] += 1.0
+        norm = math.sqrt(sum(x * x for x in vector)) or 1.0
+        return [x / norm for x in vector] if any(vector) else [1.0] + [0.0] * (self.dimensions - 1)
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return [self.embed_query(text) for text in texts]

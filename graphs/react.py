@@ -10,7 +10,13 @@ from collections.abc import Callable, Sequence
 from typing import Annotated, Any, TypedDict
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, SystemMessage
+from langchain_core.messages import (
+    AIMessage,
+    AnyMessage,
+    BaseMessage,
+    HumanMessage,
+    SystemMessage,
+)
 from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.tools import BaseTool
 from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -21,7 +27,8 @@ from langgraph.graph.state import CompiledStateGraph
 from agentlab.budget import RunBudget
 from agentlab.context import ContextState, ContextWindow
 from agentlab.graphs._approval import approval_node, needs_approval, unanswered_calls
-from agentlab.graphs._records import current_run
+from agentlab.graphs._records import current_run, tool_call_records
+from agentlab.memory import AgentMemory
 from agentlab.tools import ApprovalPolicy, NeedsApproval, ToolRunner, format_tool_error
 
 __all__ = ["ReactState", "RunClock", "build_react_agent", "format_tool_error", "steps_this_run"]
@@ -38,6 +45,7 @@ class ReactState(TypedDict, total=False):
     error: str | None  # set when the run ends without an answer (step limit, budget)
     context: ContextState  # what the model sees of a long history (see agentlab.context)
     clock: RunClock
+    recalled: str  # memories recalled for this run, part of the prompt head for all its steps
 
 
 def steps_this_run(messages: Sequence[BaseMessage]) -> int:
@@ -65,6 +73,8 @@ def build_react_agent(
     runner: ToolRunner | None = None,
     budget: RunBudget | None = None,
     offer: Callable[[Sequence[BaseTool]], Sequence[BaseTool]] | None = None,
+    memory: AgentMemory | None = None,
+    recall_tokens: int = 256,
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
     """Compile a ReAct graph: ``agent`` calls the model, ``approve`` holds calls for a person,
     ``tools`` runs them.
@@ -78,7 +88,9 @@ def build_react_agent(
     (default: a cache-aware :class:`~agentlab.context.ContextWindow`); oversized tool outputs
     are cut before they enter the history. ``offer`` picks, orders and labels the tools the
     model sees at each turn (e.g. :class:`~agentlab.tools.ToolOffer`: cheap and reliable
-    first, failing tools withheld); by default it sees all of them.
+    first, failing tools withheld); by default it sees all of them. With ``memory``, the
+    memories most relevant to each run's task (at most ``recall_tokens``) join the prompt head
+    for the whole run, and each finished run is recorded as an episode.
     """
     window = context or ContextWindow(model, tools)
     execute = runner or ToolRunner(tools)
@@ -97,18 +109,38 @@ def build_react_agent(
     preamble = [SystemMessage(system_prompt)] if system_prompt else []
     approve_calls = approval_node(tools, policy)
 
+    def recall(messages: Sequence[BaseMessage]) -> str:
+        task = next((m.text for m in current_run(messages) if isinstance(m, HumanMessage)), "")
+        if memory is None or not task.strip() or recall_tokens == 0:
+            return ""
+        return memory.recall_block(task, max_tokens=recall_tokens, count=model.get_num_tokens)
+
+    def record_episode(state: ReactState, answer: str, error: str | None) -> None:
+        if memory is None:
+            return
+        run = current_run(state["messages"])
+        task = next((m.text for m in run if isinstance(m, HumanMessage)), "")
+        tools_used = [record["name"] for record in tool_call_records(run)]
+        memory.record_run(task, answer=answer, status="failed" if error else "done",
+                          error=error, tools=tools_used)  # fmt: skip
+
     def agent(state: ReactState) -> dict[str, Any]:
         messages = state["messages"]
         now = time.time()
         first = steps_this_run(messages) == 0
         clock = RunClock(started=now, waited=0.0, paused=now) if first else state["clock"]
+        recalled = recall(messages) if first else state.get("recalled", "")
+        update: dict[str, Any] = {"clock": clock, "recalled": recalled}
         made, tokens = _spent(messages)
         stop = limits.before_model(tokens=tokens, wall_s=now - clock["started"] - clock["waited"])
         if stop:
-            return {"error": stop, "clock": clock}
-        prepared = window.prepare(messages, state.get("context"), preamble)
+            record_episode(state, "", stop)
+            return {**update, "error": stop}
+        head = [*preamble, SystemMessage(recalled)] if recalled else preamble
+        prepared = window.prepare(messages, state.get("context"), head)
         response = bound_for_this_turn().invoke(prepared.messages)
-        update: dict[str, Any] = {"context": prepared.update} if prepared.update else {}
+        if prepared.update:
+            update["context"] = prepared.update
         update["clock"] = {**clock, "paused": time.time()}
         calls = response.tool_calls if isinstance(response, AIMessage) else []
         if calls and steps_this_run(messages) + 1 >= max_steps:
@@ -118,7 +150,10 @@ def build_react_agent(
             )
         stop = stop or (limits.before_tools(made=made, wanted=len(calls)) if calls else None)
         if stop:
+            record_episode(state, "", stop)
             return {**update, "error": stop}
+        if not calls:
+            record_episode(state, response.text, None)
         return {**update, "messages": [response], "error": None}
 
     def approve(state: ReactState) -> dict[str, Any]:

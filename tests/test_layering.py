@@ -6,7 +6,12 @@ import ast
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-FOLDERS = {"agentlab": "agentlab", "graphs": "agentlab.graphs", "tools": "agentlab.tools"}
+FOLDERS = {
+    "agentlab": "agentlab",
+    "graphs": "agentlab.graphs",
+    "tools": "agentlab.tools",
+    "memory": "agentlab.memory",
+}
 ALLOWED = {
     "core": {"core"},
     "tools": {"core", "tools"},
@@ -57,4 +62,4 @@ def test_every_import_follows_the_layers() -> None:
 
 def test_the_walk_sees_all_layers() -> None:
     layers = {layer(module) for module, _ in modules()}
-    assert {"core", "tools", "graphs", "cli"} <= layers
+    assert {"core", "tools", "memory", "graphs", "cli"} <= layers

@@ -11,7 +11,14 @@ from pathlib import Path
 
 import pytest
 
-PACKAGES = ["agentlab", "agentlab.llm", "agentlab.graphs", "agentlab.tools", "agentlab.cli"]
+PACKAGES = [
+    "agentlab",
+    "agentlab.llm",
+    "agentlab.graphs",
+    "agentlab.tools",
+    "agentlab.memory",
+    "agentlab.cli",
+]
 
 
 def _modules() -> list[str]:

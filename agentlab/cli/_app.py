@@ -23,6 +23,7 @@ from agentlab.cli._approve import ask_decision, decision_from_flags, describe_pe
 from agentlab.cli._console import ConsoleTrace
 from agentlab.cli._eval import load_suite, run_suite, suite_checker
 from agentlab.cli._graph_png import draw_png
+from agentlab.cli._memory import memory_app
 from agentlab.cli._models import models_app
 from agentlab.cli._patterns import PATTERNS, build_pattern, pattern_options
 from agentlab.cli._run import RunResult, pending_call, run_task
@@ -31,6 +32,7 @@ from agentlab.cli._tools import tools_app
 from agentlab.config import Settings, load_settings
 from agentlab.errors import UsageError
 from agentlab.llm import LlamaChatModel
+from agentlab.memory import AgentMemory
 from agentlab.testing import ScriptedChatModel
 from agentlab.tools import CallLedger, ToolStats, load_tools
 from agentlab.tracing import Tracer
@@ -45,6 +47,7 @@ app = typer.Typer(
 )
 app.add_typer(models_app, name="models")
 app.add_typer(tools_app, name="tools")
+app.add_typer(memory_app, name="memory")
 threads_app = typer.Typer(
     help="Conversation threads kept in the checkpoint store.", no_args_is_help=True
 )
@@ -73,6 +76,9 @@ ExpectOpt = Annotated[
 TeamOpt = Annotated[
     str | None, typer.Option("--team", help="multi-agent: a JSON or TOML team file")
 ]
+NoMemoryOpt = Annotated[
+    bool, typer.Option("--no-memory", help="no recall before the run, no episode after it")
+]
 PolicyOpt = Annotated[
     str | None,
     typer.Option("--context-policy", help="cache-aware (default), sliding or none"),
@@ -81,11 +87,12 @@ PolicyOpt = Annotated[
 
 def _overrides(model: str | None, max_steps: int | None, n_ctx: int | None,
                kv_type: str | None, gpu_layers: int | None,
-               context_policy: str | None) -> dict[str, Any]:  # fmt: skip
+               context_policy: str | None, no_memory: bool = False) -> dict[str, Any]:  # fmt: skip
     """The settings given as flags (kept with a thread, so a resume uses them again)."""
     given = {
         "model": model, "max_steps": max_steps, "n_ctx": n_ctx, "kv_type_k": kv_type,
         "kv_type_v": kv_type, "n_gpu_layers": gpu_layers, "context_policy": context_policy,
+        "memory": False if no_memory else None,
     }  # fmt: skip
     return {key: value for key, value in given.items() if value is not None}
 
@@ -105,17 +112,34 @@ def _check_pattern(pattern: str) -> None:
 @contextmanager
 def _agent(
     settings: Settings, pattern: str, tools: list[BaseTool], options: dict[str, Any]
-) -> Iterator[CompiledStateGraph[Any, Any, Any, Any]]:
-    """The pattern's graph on the persistent checkpoints, its tool calls journaled and counted."""
+) -> Iterator[tuple[CompiledStateGraph[Any, Any, Any, Any], AgentMemory | None]]:
+    """The pattern's graph on the persistent checkpoints, its tool calls journaled and counted,
+    and the memory it recalls from (``None`` with ``--no-memory``)."""
     own = pattern_options(pattern, tools, **options)  # before the model loads: usage errors
     chat_model = LlamaChatModel.from_settings(settings)
+    memory = AgentMemory.from_settings(settings) if settings.memory else None
     with (
         _checkpointer(settings) as saver,
         closing(CallLedger(settings.tool_db_path)) as ledger,
         closing(ToolStats(settings.tool_db_path)) as stats,
     ):
-        yield build_pattern(pattern, chat_model, tools, settings=settings, checkpointer=saver,
-                            stats=stats, ledger=ledger, **own)  # fmt: skip
+        try:
+            graph = build_pattern(pattern, chat_model, tools, settings=settings,
+                                  checkpointer=saver, stats=stats, ledger=ledger, memory=memory,
+                                  **own)  # fmt: skip
+            yield graph, memory
+        finally:
+            if memory is not None:
+                memory.close()
+
+
+def _record(memory: AgentMemory | None, pattern: str, task: str, result: RunResult) -> None:
+    """The episode of a finished run (the ReAct graph records its own)."""
+    if memory is None or pattern == "react" or result.status == "interrupted":
+        return
+    used = [call["name"] for call in result.tool_calls]
+    memory.record_run(task, answer=result.answer, status=result.status, error=result.error,
+                      tools=used, thread_id=result.thread_id)  # fmt: skip
 
 
 def _drive(
@@ -166,12 +190,14 @@ def run(
     context_policy: PolicyOpt = None,
     expect: ExpectOpt = None,
     team: TeamOpt = None,
+    no_memory: NoMemoryOpt = False,
 ) -> None:
     """Run an agent on TASK and print its answer (or the JSON result with --json)."""
     if not task.strip():
         raise UsageError("the task is empty; say what the agent should do")
     _check_pattern(pattern)
-    overrides = _overrides(model, max_steps, n_ctx, kv_type, gpu_layers, context_policy)
+    overrides = _overrides(model, max_steps, n_ctx, kv_type, gpu_layers, context_policy,
+                           no_memory)  # fmt: skip
     settings = load_settings(**overrides)
     loaded = load_tools(tools) if tools else []
     options = {"expect": expect or [], "team": team}
@@ -179,7 +205,7 @@ def run(
     tracer = Tracer(trace or settings.trace_dir / f"{thread_id}.jsonl", thread_id=thread_id,
                     pattern=pattern)  # fmt: skip
     try:
-        with _agent(settings, pattern, loaded, options) as graph:
+        with _agent(settings, pattern, loaded, options) as (graph, memory):
             waiting = pending_call(graph, thread_id) if thread else None
             if waiting is not None:
                 raise UsageError(
@@ -191,6 +217,7 @@ def run(
                         ThreadRecord(pattern, tools, overrides, options))  # fmt: skip
             result = _drive(graph, task, thread_id=thread_id, settings=settings, tools=loaded,
                             tracer=tracer, as_json=as_json)  # fmt: skip
+            _record(memory, pattern, task, result)
     finally:
         tracer.close()
     _print_result(result, as_json)
@@ -221,7 +248,7 @@ def resume(
     tracer = Tracer(trace or settings.trace_dir / f"{thread_id}.jsonl", thread_id=thread_id,
                     pattern=record.pattern)  # fmt: skip
     try:
-        with _agent(settings, record.pattern, loaded, record.options) as graph:
+        with _agent(settings, record.pattern, loaded, record.options) as (graph, _):
             payload = _resume_payload(graph, thread_id, approve, reject, edit, loaded, as_json)
             result = _drive(graph, payload, thread_id=thread_id, settings=settings,
                             tools=loaded, tracer=tracer, as_json=as_json)  # fmt: skip

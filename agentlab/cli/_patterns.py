@@ -19,6 +19,7 @@ from agentlab.graphs.multi_agent import build_multi_agent, team_from_config
 from agentlab.graphs.plan_execute import build_plan_execute_agent
 from agentlab.graphs.react import build_react_agent
 from agentlab.graphs.reflexion import build_reflexion_agent, expect_all
+from agentlab.memory import AgentMemory
 from agentlab.tools import ApprovalPolicy, CallLedger, ToolOffer, ToolRunner, ToolStats
 
 __all__ = ["PATTERNS", "build_pattern", "pattern_options"]
@@ -58,13 +59,18 @@ def build_pattern(
     checkpointer: BaseCheckpointSaver[Any] | None,
     stats: ToolStats | None = None,
     ledger: CallLedger | None = None,
+    memory: AgentMemory | None = None,
     **options: Any,
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
     """The pattern's graph; tool calls recorded in ``stats`` and journaled in ``ledger``;
-    ``options`` are the pattern's own (a reflexion checker, a multi-agent team)."""
+    ``options`` are the pattern's own (a reflexion checker, a multi-agent team). ``memory``
+    is wired into the ReAct graph (recall into the prompt head, an episode per run); for the
+    other patterns the command line writes the episode after the run."""
     builder = PATTERNS.get(name)
     if builder is None:
         raise UsageError(f"unknown pattern {name!r}; available: {', '.join(sorted(PATTERNS))}")
+    if memory is not None and name == "react":
+        options = {**options, "memory": memory, "recall_tokens": settings.recall_tokens}
     return builder(
         model,
         tools,
