@@ -12,7 +12,7 @@ from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 
-__all__ = ["current_run", "tool_call_records"]
+__all__ = ["current_run", "latest_task", "tool_call_records"]
 
 
 def current_run(messages: Sequence[BaseMessage]) -> list[BaseMessage]:
@@ -21,6 +21,11 @@ def current_run(messages: Sequence[BaseMessage]) -> list[BaseMessage]:
         if isinstance(messages[index], HumanMessage):
             return list(messages[index + 1 :])
     return list(messages)
+
+
+def latest_task(messages: Sequence[BaseMessage]) -> str:
+    """The text of the latest user message: the current run's task ('' if none)."""
+    return next((m.text for m in reversed(messages) if isinstance(m, HumanMessage)), "")
 
 
 def tool_call_records(messages: Sequence[BaseMessage]) -> list[dict[str, Any]]:

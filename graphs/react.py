@@ -10,13 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import Annotated, Any, TypedDict
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import (
-    AIMessage,
-    AnyMessage,
-    BaseMessage,
-    HumanMessage,
-    SystemMessage,
-)
+from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, SystemMessage
 from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.tools import BaseTool
 from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -27,7 +21,7 @@ from langgraph.graph.state import CompiledStateGraph
 from agentlab.budget import RunBudget
 from agentlab.context import ContextState, ContextWindow
 from agentlab.graphs._approval import approval_node, needs_approval, unanswered_calls
-from agentlab.graphs._records import current_run, tool_call_records
+from agentlab.graphs._records import current_run, latest_task, tool_call_records
 from agentlab.memory import AgentMemory
 from agentlab.tools import ApprovalPolicy, NeedsApproval, ToolRunner, format_tool_error
 
@@ -90,7 +84,8 @@ def build_react_agent(
     model sees at each turn (e.g. :class:`~agentlab.tools.ToolOffer`: cheap and reliable
     first, failing tools withheld); by default it sees all of them. With ``memory``, the
     memories most relevant to each run's task (at most ``recall_tokens``) join the prompt head
-    for the whole run, and each finished run is recorded as an episode.
+    for the whole run, each finished run is recorded as an episode, and what a task explicitly
+    asks to remember ("Remember: ...") is stored as a note.
     """
     window = context or ContextWindow(model, tools)
     execute = runner or ToolRunner(tools)
@@ -110,18 +105,23 @@ def build_react_agent(
     approve_calls = approval_node(tools, policy)
 
     def recall(messages: Sequence[BaseMessage]) -> str:
-        task = next((m.text for m in current_run(messages) if isinstance(m, HumanMessage)), "")
-        if memory is None or not task.strip() or recall_tokens == 0:
+        task = latest_task(messages)
+        if memory is None or not task.strip():
             return ""
-        return memory.recall_block(task, max_tokens=recall_tokens, count=model.get_num_tokens)
+        noted = memory.note_request(task)
+        block = ""
+        if recall_tokens:
+            block = memory.recall_block(task, max_tokens=recall_tokens, count=model.get_num_tokens)
+        if noted is not None:  # say it is done, or the model looks for a tool to do it
+            block += f"\n\nSaved to memory as the user asked: {noted.text!r}. Confirm this."
+        return block.strip()
 
     def record_episode(state: ReactState, answer: str, error: str | None) -> None:
         if memory is None:
             return
-        run = current_run(state["messages"])
-        task = next((m.text for m in run if isinstance(m, HumanMessage)), "")
-        tools_used = [record["name"] for record in tool_call_records(run)]
-        memory.record_run(task, answer=answer, status="failed" if error else "done",
+        messages = state["messages"]
+        tools_used = [record["name"] for record in tool_call_records(current_run(messages))]
+        memory.record_run(latest_task(messages), answer=answer, status="failed" if error else "done",
                           error=error, tools=tools_used)  # fmt: skip
 
     def agent(state: ReactState) -> dict[str, Any]:

@@ -20,13 +20,23 @@ from agentlab.config import Settings
 from agentlab.memory._embeddings import embeddings_from_settings
 from agentlab.memory._episodic import EPISODE, Episode, EpisodicMemory
 from agentlab.memory._facts import FactStore
-from agentlab.memory._records import Hit, RetrievalMode
+from agentlab.memory._records import Hit, Memory, RetrievalMode
 from agentlab.memory._store import MemoryFilter, MemoryStore
 
 __all__ = ["RECALL_HEADING", "AgentMemory"]
 
+# Worded against the protocol's rule that facts come from tools: without it the small model
+# calls a lookup tool and ignores what the user told it.
 RECALL_HEADING = (
-    "Memories from earlier conversations (they may be out of date: call a tool for current data):"
+    "Known from earlier conversations with this user (answer from these directly when they "
+    "cover the task; they override rule 1):"
+)
+# "Remember: X", "please note that X", "keep in mind X": X is stored as said, whatever the model
+# answers, so an explicit request to remember never depends on a tool call by a small model.
+_REMEMBER = re.compile(
+    r"^\s*(?:please\s+)?(?:remember|note|keep in mind|don't forget|do not forget)"
+    r"(?:\s+that)?\s*[:,-]?\s+(?P<fact>\S.*)$",
+    re.IGNORECASE | re.DOTALL,
 )
 
 
@@ -77,6 +87,14 @@ class AgentMemory:
         if callable(release):
             release()
 
+    def note_request(self, task: str) -> Memory | None:
+        """Store what ``task`` explicitly asks to remember ("Remember: ..."), if it does."""
+        found = _REMEMBER.match(task)
+        if found is None:
+            return None
+        return self.store.add(found["fact"], namespace=self.namespace, kind="note",
+                              importance=0.8, metadata={"source": "user request"})  # fmt: skip
+
     def recall(self, query: str, k: int | None = None) -> list[Hit]:
         """Episodes (scored with decay) and other memories relevant to ``query``, best first.
 
@@ -90,7 +108,9 @@ class AgentMemory:
             query, k=k, mode=self.mode, scope=MemoryFilter(self.namespace, not_kind=EPISODE)
         )
         relevant = [hit for hit in [*others, *episodes] if self._agreed(hit)]
-        return sorted(relevant, key=lambda h: (h.dense_rank or 0) + (h.sparse_rank or 0))[:k]
+        # what the user stated comes before what happened in runs (whose answers may be wrong)
+        return sorted(relevant, key=lambda h: (h.memory.kind == EPISODE,
+                                               (h.dense_rank or 0) + (h.sparse_rank or 0)))[:k]  # fmt: skip
 
     def _agreed(self, hit: Hit) -> bool:
         if self.mode == "hybrid":
@@ -107,9 +127,10 @@ class AgentMemory:
         lines += [f"- {' '.join(hit.memory.text.split())}" for hit in self.recall(task)]
         block = RECALL_HEADING
         for line in dict.fromkeys(lines):
-            if measure(f"{block}\n{line}") > max_tokens:
+            fitted = _fit(block, line, max_tokens, measure)
+            if fitted is None:
                 break
-            block += f"\n{line}"
+            block = fitted
         return "" if block == RECALL_HEADING else block
 
     def _facts_about(self, task: str) -> list[Any]:
@@ -138,3 +159,16 @@ class AgentMemory:
         episode = Episode(task, status, summary[:1500], reflections)
         extra = {"thread": thread_id} if thread_id else {}
         self.episodes.record(episode, namespace=self.namespace, **extra)
+
+
+def _fit(block: str, line: str, max_tokens: int, measure: Callable[[str], int]) -> str | None:
+    """``block`` with ``line`` added, the line cut (ending in "...") if only a part fits."""
+    words = line.split()
+    keep = len(words)
+    while True:
+        text = " ".join(words[:keep]) + ("" if keep == len(words) else " ...")
+        if measure(f"{block}\n{text}") <= max_tokens:
+            return f"{block}\n{text}"
+        if keep <= 3:
+            return None
+        keep = max(3, keep * 3 // 4)
