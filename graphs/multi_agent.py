@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from agentlab.budget import RunBudget
 from agentlab.context import ContextWindow
 from agentlab.errors import UsageError
+from agentlab.graphs._records import current_run, latest_task
 from agentlab.graphs.react import build_react_agent
 from agentlab.tools import NeedsApproval, ToolRunner
 
@@ -231,17 +232,9 @@ facts from earlier reports that they need. When the reports answer the task, set
 {finish} and write the final answer."""
 
 
-def _this_run(messages: Sequence[BaseMessage]) -> tuple[str, list[BaseMessage]]:
-    """The latest user message's text and the messages after it."""
-    for index in range(len(messages) - 1, -1, -1):
-        if isinstance(messages[index], HumanMessage):
-            return messages[index].text, list(messages[index + 1 :])
-    return "", list(messages)
-
-
 def _reports(messages: Sequence[BaseMessage], names: set[str]) -> list[tuple[str, str]]:
     """(specialist, report) of the current run, in order."""
-    _, run = _this_run(messages)
+    run = current_run(messages)
     return [
         (m.name, m.text)
         for m in run
@@ -285,7 +278,7 @@ def _supervisor(
         fresh = isinstance(messages[-1], HumanMessage)  # a new run starts a new route
         route = [] if fresh else list(state.get("route", []))
         instructions = [] if fresh else list(state.get("instructions", []))
-        task, _ = _this_run(messages)
+        task = latest_task(messages)
         reports = _reports(messages, set(names))
         done = "\n".join(
             f"[{n}] {who} (asked: {asked}): {report}"
@@ -365,7 +358,7 @@ def _specialist(
     def work(state: MultiAgentState, config: RunnableConfig) -> Command[str]:
         # Re-run from here when a resumed approval continues the sub-agent: pure until invoke.
         messages = state["messages"]
-        task, _ = _this_run(messages)
+        task = latest_task(messages)
         reports = _reports(messages, names)
         brief = _brief(task, state["instructions"][-1], reports)
         result = agent.invoke({"messages": [HumanMessage(brief)]}, config)

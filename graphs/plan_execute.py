@@ -27,7 +27,7 @@ from pydantic import BaseModel, Field
 
 from agentlab.budget import RunBudget
 from agentlab.context import ContextWindow
-from agentlab.graphs._records import tool_call_records
+from agentlab.graphs._records import latest_task, tool_call_records
 from agentlab.graphs.react import build_react_agent
 from agentlab.tools import NeedsApproval, ToolRunner, format_tool_error
 
@@ -104,10 +104,6 @@ def _listing(plan: Sequence[PlanStep], *, done: bool) -> str:
     return "\n".join(rows) or "(none)"
 
 
-def _task(messages: Sequence[AnyMessage]) -> str:
-    return next((m.text for m in reversed(messages) if isinstance(m, HumanMessage)), "")
-
-
 def build_plan_execute_agent(
     model: BaseChatModel,
     tools: Sequence[BaseTool],
@@ -144,7 +140,7 @@ def build_plan_execute_agent(
 
     def planner(state: PlanExecuteState) -> dict[str, Any]:
         prompt = [SystemMessage(_PLANNER.format(tools=listing or "(none)")),
-                  HumanMessage(_task(state["messages"]))]  # fmt: skip
+                  HumanMessage(latest_task(state["messages"]))]  # fmt: skip
         try:
             plan = planner_model.invoke(prompt)
         except Exception as exc:  # the model's output did not parse as a plan
@@ -176,7 +172,7 @@ def build_plan_execute_agent(
     def replanner(state: PlanExecuteState) -> dict[str, Any]:
         plan = state["plan"]
         prompt = _REPLANNER.format(
-            task=_task(state["messages"]), done=_listing(plan, done=True),
+            task=latest_task(state["messages"]), done=_listing(plan, done=True),
             left=_listing(plan, done=False),
         )  # fmt: skip
         try:

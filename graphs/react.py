@@ -111,7 +111,8 @@ def build_react_agent(
         noted = memory.note_request(task)
         block = ""
         if recall_tokens:
-            block = memory.recall_block(task, max_tokens=recall_tokens, count=model.get_num_tokens)
+            count = model.get_num_tokens
+            block = memory.recall_block(task, max_tokens=recall_tokens, count=count)
         if noted is not None:  # say it is done, or the model looks for a tool to do it
             block += f"\n\nSaved to memory as the user asked: {noted.text!r}. Confirm this."
         return block.strip()
@@ -121,8 +122,9 @@ def build_react_agent(
             return
         messages = state["messages"]
         tools_used = [record["name"] for record in tool_call_records(current_run(messages))]
-        memory.record_run(latest_task(messages), answer=answer, status="failed" if error else "done",
-                          error=error, tools=tools_used)  # fmt: skip
+        status = "failed" if error else "done"
+        memory.record_run(latest_task(messages), answer=answer, status=status, error=error,
+                          tools=tools_used)  # fmt: skip
 
     def agent(state: ReactState) -> dict[str, Any]:
         messages = state["messages"]
