@@ -105,6 +105,9 @@ class Settings(BaseSettings):
         default=None, gt=0, description="seconds per run, not counting approval waits"
     )
     memory: bool = Field(default=True, description="recall memories before a run, record it after")
+    memory_tools: bool = Field(
+        default=False, description="offer the model remember/recall tools (when memory is on)"
+    )
     memory_url: str | None = Field(
         default=None, description="a Chroma server (`chroma run`) instead of the embedded store"
     )

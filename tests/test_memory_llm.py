@@ -83,3 +83,14 @@ def test_minilm_embeddings_when_the_extra_is_installed(tmp_path: Path) -> None:
     for key, text in MEMORIES.items():
         store.add(text, id=key)
     assert store.search("which notebook computer does Omar use?", k=1)[0].memory.id == "laptop"
+
+
+def test_the_python_example_in_the_memory_guide_runs() -> None:
+    guide = (Path(__file__).resolve().parents[1] / "docs" / "MEMORY.md").read_text()
+    code = guide.split("```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict[str, object] = {}
+    exec(compile(code, "docs/MEMORY.md", "exec"), namespace)
+    hits = namespace["hits"]
+    assert isinstance(hits, list) and "Priya" in hits[0].memory.text
+    history = namespace["memory"].facts.history("staging database", "owner")  # type: ignore[attr-defined]
+    assert [f.object for f in history] == ["Omar"]

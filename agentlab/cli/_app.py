@@ -32,7 +32,7 @@ from agentlab.cli._tools import tools_app
 from agentlab.config import Settings, load_settings
 from agentlab.errors import UsageError
 from agentlab.llm import LlamaChatModel
-from agentlab.memory import AgentMemory
+from agentlab.memory import AgentMemory, memory_tools
 from agentlab.testing import ScriptedChatModel
 from agentlab.tools import CallLedger, ToolStats, load_tools
 from agentlab.tracing import Tracer
@@ -118,6 +118,8 @@ def _agent(
     own = pattern_options(pattern, tools, **options)  # before the model loads: usage errors
     chat_model = LlamaChatModel.from_settings(settings)
     memory = AgentMemory.from_settings(settings) if settings.memory else None
+    if memory is not None and settings.memory_tools:
+        tools = [*tools, *memory_tools(memory)]
     with (
         _checkpointer(settings) as saver,
         closing(CallLedger(settings.tool_db_path)) as ledger,
@@ -138,8 +140,9 @@ def _record(memory: AgentMemory | None, pattern: str, task: str, result: RunResu
     if memory is None or pattern == "react" or result.status == "interrupted":
         return
     used = [call["name"] for call in result.tool_calls]
+    lessons = [str(r) for r in result.extra.get("reflections", [])]  # reflexion's lessons
     memory.record_run(task, answer=result.answer, status=result.status, error=result.error,
-                      tools=used, thread_id=result.thread_id)  # fmt: skip
+                      tools=used, reflections=lessons, thread_id=result.thread_id)  # fmt: skip
 
 
 def _drive(
