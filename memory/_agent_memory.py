@@ -34,8 +34,9 @@ RECALL_HEADING = (
 # "Remember: X", "please note that X", "keep in mind X": X is stored as said, whatever the model
 # answers, so an explicit request to remember never depends on a tool call by a small model.
 _REMEMBER = re.compile(
-    r"^\s*(?:please\s+)?(?:remember|note|keep in mind|don't forget|do not forget)"
-    r"(?:\s+that)?\s*[:,-]?\s+(?P<fact>\S.*)$",
+    r"^\s*(?:please\s+)?(?:(?:can|could|would) you\s+|i want you to\s+|you should\s+)?"
+    r"(?:please\s+)?(?:remember|memorize|memorise|note|keep in mind|don't forget|do not forget)"
+    r"(?:\s+that|\s+this|\s+the following)?\s*[:,-]?\s+(?P<fact>\S.*?)\s*\??$",
     re.IGNORECASE | re.DOTALL,
 )
 
@@ -108,9 +109,12 @@ class AgentMemory:
             query, k=k, mode=self.mode, scope=MemoryFilter(self.namespace, not_kind=EPISODE)
         )
         relevant = [hit for hit in [*others, *episodes] if self._agreed(hit)]
+
         # what the user stated comes before what happened in runs (whose answers may be wrong)
-        return sorted(relevant, key=lambda h: (h.memory.kind == EPISODE,
-                                               (h.dense_rank or 0) + (h.sparse_rank or 0)))[:k]  # fmt: skip
+        def order(hit: Hit) -> tuple[bool, int]:
+            return hit.memory.kind == EPISODE, (hit.dense_rank or 0) + (hit.sparse_rank or 0)
+
+        return sorted(relevant, key=order)[:k]
 
     def _agreed(self, hit: Hit) -> bool:
         if self.mode == "hybrid":

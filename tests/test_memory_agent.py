@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.checkpoint.memory import InMemorySaver
 
@@ -105,3 +106,21 @@ def test_an_explicit_request_to_remember_is_stored_whatever_the_model_does(
     model = ScriptedChatModel(turns=[answer("ok")])
     build_react_agent(model, [], memory=memory).invoke({"messages": [HumanMessage("Noted?")]})
     assert memory.store.count(MemoryFilter(kind="note")) == 1  # "Noted?" asks nothing
+
+
+@pytest.mark.parametrize(
+    ("task", "note"),
+    [
+        ("Remember: the gate code is 4411.", "the gate code is 4411."),
+        ("please remember that my cat is Tom", "my cat is Tom"),
+        ("Can you remember that the wiki moved to wiki2?", "the wiki moved to wiki2"),
+        ("I want you to memorize this: Omar likes tea", "Omar likes tea"),
+        ("Keep in mind - no deploys on Fridays", "no deploys on Fridays"),
+        ("Do you remember my cat?", None),
+        ("Remembering names is hard", None),
+        ("What is 2 + 2?", None),
+    ],
+)
+def test_which_tasks_ask_to_remember(tmp_path: Path, task: str, note: str | None) -> None:
+    stored = _memory(tmp_path).note_request(task)
+    assert (stored.text if stored else None) == note
