@@ -244,8 +244,8 @@ class MemoryStore:
             elif row[0] != self.embedder:
                 raise StoreError(
                     f"the {count} memories in {self.path} were embedded with {row[0]!r}, not "
-                    f"{self.embedder!r}: run `agentlab memory reindex` to embed them again with "
-                    f"{self.embedder!r}, or set the embedder back"
+                    f"{self.embedder!r}: run `agentlab memory reindex --reembed` to embed them "
+                    f"again with {self.embedder!r}, or set the embedder back"
                 )
 
     def close(self) -> None:
@@ -267,9 +267,8 @@ class MemoryStore:
     ) -> Memory:
         """Store one memory and return it. Empty text is an error; text over
         :data:`~agentlab.memory.MAX_MEMORY_CHARS` is cut with a note saying so."""
-        return self.add_many([NewMemory(text, namespace, kind, importance, metadata, id, created)])[
-            0
-        ]
+        item = NewMemory(text, namespace, kind, importance, metadata, id, created)
+        return self.add_many([item])[0]
 
     def add_many(self, items: Sequence[NewMemory]) -> list[Memory]:
         """Store several memories: embedded in one batch, committed in one transaction."""
