@@ -7,6 +7,7 @@ the episode.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -93,7 +94,10 @@ class AgentMemory:
         found = _REMEMBER.match(task)
         if found is None:
             return None
-        return self.store.add(found["fact"], namespace=self.namespace, kind="note",
+        fact = found["fact"]
+        # the same request twice (or a run resumed after a crash) keeps one note
+        key = hashlib.sha256(f"{self.namespace}\n{fact}".encode()).hexdigest()[:24]
+        return self.store.add(fact, id=f"note-{key}", namespace=self.namespace, kind="note",
                               importance=0.8, metadata={"source": "user request"})  # fmt: skip
 
     def recall(self, query: str, k: int | None = None) -> list[Hit]:

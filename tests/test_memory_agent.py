@@ -106,6 +106,8 @@ def test_an_explicit_request_to_remember_is_stored_whatever_the_model_does(
     model = ScriptedChatModel(turns=[answer("ok")])
     build_react_agent(model, [], memory=memory).invoke({"messages": [HumanMessage("Noted?")]})
     assert memory.store.count(MemoryFilter(kind="note")) == 1  # "Noted?" asks nothing
+    memory.note_request("Please remember that the VPN gateway is vpn-2.")
+    assert memory.store.count(MemoryFilter(kind="note")) == 1  # asked twice, stored once
 
 
 @pytest.mark.parametrize(
