@@ -195,6 +195,9 @@ class MemoryStore:
             else ChromaIndex(self.embedder, path=self.path / "chroma")
         )
         self._seen_generation = -1  # forces one refresh check before the first dense query
+        # A run's recall searches episodes and other memories with the same query: embedding it
+        # once (0.4 s with the default embedder) serves both.
+        self._query_vectors: dict[str, list[float]] = {}
         if check_embedder:  # off only to re-embed with a new embedder (reindex(reembed=True))
             self._check_embedder()
         self._index_pending()
@@ -449,7 +452,7 @@ class MemoryStore:
         if generation != self._seen_generation:  # another process wrote: reopen Chroma
             self.dense.refresh()
             self._seen_generation = generation
-        vector = self.embeddings.embed_query(query)
+        vector = self._query_vector(query)
         ids = self.dense.query(
             vector, depth * (3 if scope.prefix or scope.where else 1), scope.chroma()
         )
@@ -457,6 +460,13 @@ class MemoryStore:
             kept = {m.id for m in self._fetch(ids, scope)}
             ids = [i for i in ids if i in kept]
         return ids[:depth]
+
+    def _query_vector(self, query: str) -> builtins.list[float]:
+        if query not in self._query_vectors:
+            if len(self._query_vectors) >= 64:
+                self._query_vectors.pop(next(iter(self._query_vectors)))
+            self._query_vectors[query] = self.embeddings.embed_query(query)
+        return self._query_vectors[query]
 
     def _sparse_ids(self, query: str, depth: int, scope: MemoryFilter) -> builtins.list[str]:
         words = {w.lower() for w in _WORD.findall(query)} - _STOP_WORDS
