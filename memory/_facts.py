@@ -8,16 +8,16 @@ history. Lookups are exact (case-insensitive on subject and predicate).
 from __future__ import annotations
 
 import sqlite3
-import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agentlab.errors import StoreError, UsageError
+from agentlab.errors import UsageError
+from agentlab.memory._sqlite import SqliteFile
 from agentlab.memory._text import clean_text
 
 __all__ = ["Fact", "FactStore"]
@@ -65,27 +65,14 @@ class FactStore:
     def __init__(self, path: Path, *, clock: Callable[[], float] = time.time) -> None:
         self.path = Path(path)
         self.clock = clock
-        self._lock = threading.RLock()
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self._db = sqlite3.connect(self.path, timeout=10.0, check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.executescript(_SCHEMA)
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"the fact store {self.path} cannot be used ({exc})") from None
+        self._file = SqliteFile(self.path, _SCHEMA, what="the fact store")
 
-    @contextmanager
-    def _sql(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            try:
-                with self._db:
-                    yield self._db
-            except sqlite3.DatabaseError as exc:
-                raise StoreError(f"the fact store {self.path} failed ({exc})") from None
+    def _sql(self) -> AbstractContextManager[sqlite3.Connection]:
+        return self._file.transaction()
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self._file.close()
 
     def assert_fact(
         self, subject: str, predicate: str, obj: str, *, source: str = "", confidence: float = 1.0

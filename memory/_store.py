@@ -13,11 +13,10 @@ import builtins
 import json
 import re
 import sqlite3
-import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from langchain_core.embeddings import Embeddings
 from agentlab.errors import StoreError, UsageError
 from agentlab.memory._dense import ChromaIndex
 from agentlab.memory._records import Hit, Memory, RetrievalMode
+from agentlab.memory._sqlite import SqliteFile
 from agentlab.memory._text import clean_text
 
 __all__ = ["RRF_K", "SPARSE_WEIGHT", "Clock", "MemoryFilter", "MemoryStore", "NewMemory"]
@@ -185,10 +185,13 @@ class MemoryStore:
         self.embeddings = embeddings
         self.embedder = embedder or str(getattr(embeddings, "name", type(embeddings).__name__))
         self.clock = clock
-        self._lock = threading.RLock()
         self.path.mkdir(parents=True, exist_ok=True)
         self.db_path = self.path / "memory.sqlite"
-        self._db = self._connect()
+        self._file = SqliteFile(
+            self.db_path, _SCHEMA, what="the memory database", busy_timeout_s=busy_timeout_s
+        )
+        with self._sql() as db:
+            db.execute("INSERT OR IGNORE INTO meta VALUES ('generation', '0')")
         self.dense = (
             ChromaIndex(self.embedder, url=chroma_url)
             if chroma_url
@@ -204,40 +207,6 @@ class MemoryStore:
 
     # -- opening -------------------------------------------------------------------------------
 
-    def _connect(self) -> sqlite3.Connection:
-        try:
-            db = sqlite3.connect(self.db_path, timeout=self.busy_timeout_s, check_same_thread=False)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=FULL")
-            db.executescript(_SCHEMA)
-            db.execute("INSERT OR IGNORE INTO meta VALUES ('generation', '0')")
-            db.commit()
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(self._db_problem(exc)) from None
-        return db
-
-    def _db_problem(self, exc: sqlite3.Error) -> str:
-        text = str(exc)
-        if "locked" in text or "busy" in text:
-            return (
-                f"the memory database {self.db_path} is locked by another process ({text}); "
-                "wait for it to finish and retry"
-            )
-        return (
-            f"the memory database {self.db_path} cannot be used ({text}); it may be damaged: "
-            "move it away to start a new one (the rest of AGENTLAB_HOME is untouched)"
-        )
-
-    @contextmanager
-    def _sql(self) -> Iterator[sqlite3.Connection]:
-        """The connection, in one transaction, with SQLite errors turned into StoreError."""
-        with self._lock:
-            try:
-                with self._db:
-                    yield self._db
-            except sqlite3.DatabaseError as exc:
-                raise StoreError(self._db_problem(exc)) from None
-
     def _check_embedder(self) -> None:
         with self._sql() as db:
             row = db.execute("SELECT value FROM meta WHERE key = 'embedder'").fetchone()
@@ -251,9 +220,11 @@ class MemoryStore:
                     f"again with {self.embedder!r}, or set the embedder back"
                 )
 
+    def _sql(self) -> AbstractContextManager[sqlite3.Connection]:
+        return self._file.transaction()
+
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self._file.close()
 
     # -- writing -------------------------------------------------------------------------------
 

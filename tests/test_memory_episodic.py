@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from agentlab.errors import UsageError
+from agentlab.errors import StoreError, UsageError
 from agentlab.memory import Episode, EpisodicMemory, FactStore, MemoryStore
 from agentlab.testing import HashEmbeddings
 
@@ -128,3 +128,14 @@ def test_facts_supersede_and_keep_history(tmp_path: Path, clock: Clock) -> None:
         facts.assert_fact("", "owner", "x")
     with pytest.raises(UsageError, match="confidence"):
         facts.assert_fact("a", "b", "c", confidence=3)
+
+
+def test_a_damaged_fact_store_is_reported_and_left_untouched(tmp_path: Path) -> None:
+    damaged = b"not a database" * 200
+    path = tmp_path / "facts.sqlite"
+    path.write_bytes(damaged)
+    with pytest.raises(StoreError, match=r"the fact store .* cannot be used.*move it away"):
+        FactStore(path)
+    assert path.read_bytes() == damaged
+    with pytest.raises(StoreError, match="cannot be used"):
+        FactStore(tmp_path)  # a folder, not a file

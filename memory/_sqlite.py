@@ -1,0 +1,64 @@
+"""One SQLite file shared by a process's threads: one transaction at a time, and errors that
+say what went wrong and what to do."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from agentlab.errors import StoreError
+
+__all__ = ["SqliteFile"]
+
+
+class SqliteFile:
+    """The SQLite database ``path`` (created with ``schema``), in WAL mode with full sync.
+
+    ``what`` names it in errors ("the memory database"). A write waits up to
+    ``busy_timeout_s`` for another process's write to finish.
+    """
+
+    def __init__(self, path: Path, schema: str, *, what: str, busy_timeout_s: float = 10.0) -> None:
+        self.path = Path(path)
+        self.what = what
+        self._lock = threading.RLock()
+        try:
+            self._db = sqlite3.connect(self.path, timeout=busy_timeout_s, check_same_thread=False)
+        except sqlite3.Error as exc:  # e.g. the path is a folder
+            raise StoreError(self.problem(exc)) from None
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(schema)
+        except sqlite3.DatabaseError as exc:
+            self._db.close()  # a damaged file stays as it is, and is not held open
+            raise StoreError(self.problem(exc)) from None
+
+    def problem(self, exc: sqlite3.Error) -> str:
+        text = str(exc)
+        if "locked" in text or "busy" in text:
+            return (
+                f"{self.what} {self.path} is locked by another process ({text}); "
+                "wait for it to finish and retry"
+            )
+        return (
+            f"{self.what} {self.path} cannot be used ({text}); it may be damaged: "
+            "move it away to start a new one (the rest of AGENTLAB_HOME is untouched)"
+        )
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """The connection, in one transaction, with SQLite errors turned into StoreError."""
+        with self._lock:
+            try:
+                with self._db:
+                    yield self._db
+            except sqlite3.DatabaseError as exc:
+                raise StoreError(self.problem(exc)) from None
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
