@@ -32,8 +32,9 @@ class ToolOffer:
     cooldown_s: float = 300.0
 
     def __call__(self, tools: Sequence[BaseTool]) -> list[BaseTool]:
-        healthy = [t for t in tools if not self._withheld(t.name)] or list(tools)
-        rates = {t.name: self._success_rate(t.name) for t in healthy}
+        health = {t.name: self._health(t.name) for t in tools}
+        healthy = [t for t in tools if not health[t.name][1]] or list(tools)
+        rates = {t.name: 1.0 / (1 + health[t.name][0]) for t in healthy}
         ranked = sorted(healthy, key=lambda t: (-rates[t.name], meta_of(t).cost))
         jobs: set[str] = set()
         offered = []
@@ -47,16 +48,11 @@ class ToolOffer:
         differ = bool(costs) and costs[0] < costs[-1]
         return [self._labelled(t, differ, cheap_limit, rates[t.name]) for t in offered]
 
-    def _withheld(self, name: str) -> bool:
-        return self.stats is not None and self.stats.is_open(
-            name, threshold=self.threshold, cooldown_s=self.cooldown_s
-        )
-
-    def _success_rate(self, name: str) -> float:
+    def _health(self, name: str) -> tuple[int, bool]:
+        """Latest failures in a row, and whether the breaker withholds the tool."""
         if self.stats is None:
-            return 1.0
-        failures = self.stats.recent_failures(name)
-        return 1.0 if failures == 0 else 1.0 / (1 + failures)
+            return 0, False
+        return self.stats.health(name, threshold=self.threshold, cooldown_s=self.cooldown_s)
 
     @staticmethod
     def _labelled(tool: BaseTool, differ: bool, cheap_limit: float, rate: float) -> BaseTool:

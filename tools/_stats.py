@@ -137,13 +137,7 @@ class ToolStats:
     def recent_failures(self, name: str) -> int:
         """How many of the tool's latest calls found it down, in a row (failures caused by the
         call's input do not count, see :meth:`record`)."""
-        count = 0
-        with self._reading() as conn:
-            for up, _ts in conn.execute(_NEWEST_FIRST, (name,)):
-                if up:
-                    break
-                count += 1
-        return count
+        return self._down_streak(name)[0]
 
     def is_open(self, name: str, *, threshold: int = 3, cooldown_s: float = 300.0) -> bool:
         """Whether the circuit breaker withholds tool ``name`` now.
@@ -152,13 +146,27 @@ class ToolStats:
         ``cooldown_s``. After the cooldown the tool is offered again (half-open): one more
         failure opens the breaker for another cooldown, one success closes it.
         """
+        return self.health(name, threshold=threshold, cooldown_s=cooldown_s)[1]
+
+    def health(
+        self, name: str, *, threshold: int = 3, cooldown_s: float = 300.0
+    ) -> tuple[int, bool]:
+        """:meth:`recent_failures` and :meth:`is_open` from one read."""
         if threshold < 1:
             raise UsageError(f"threshold must be at least 1, not {threshold}")
+        failures, latest = self._down_streak(name)
+        return failures, failures >= threshold and self._clock() - latest < cooldown_s
+
+    def _down_streak(self, name: str) -> tuple[int, float]:
+        """The latest calls that found the tool down, in a row, and when the latest call was."""
+        failures, latest = 0, 0.0
         with self._reading() as conn:
-            latest = conn.execute(f"{_NEWEST_FIRST} LIMIT ?", (name, threshold)).fetchall()
-        if len(latest) < threshold or any(up for up, _ts in latest):
-            return False
-        return bool(self._clock() - latest[0][1] < cooldown_s)
+            for up, ts in conn.execute(_NEWEST_FIRST, (name,)):
+                latest = latest or ts
+                if up:
+                    break
+                failures += 1
+        return failures, latest
 
     def close(self) -> None:
         """Close the database connection; the store cannot be used afterwards."""
