@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from agentlab._sqlite import SqliteFile
 from agentlab.errors import UsageError
-from agentlab.memory._sqlite import SqliteFile
 from agentlab.memory._text import clean_text
 
 __all__ = ["Fact", "FactStore"]

@@ -24,10 +24,10 @@ from typing import Any
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
+from agentlab._sqlite import SqliteFile
 from agentlab.errors import StoreError, UsageError
 from agentlab.memory._dense import ChromaIndex
 from agentlab.memory._records import Hit, Memory, RetrievalMode
-from agentlab.memory._sqlite import SqliteFile
 from agentlab.memory._text import clean_text
 
 __all__ = ["RRF_K", "SPARSE_WEIGHT", "Clock", "MemoryFilter", "MemoryStore", "NewMemory"]

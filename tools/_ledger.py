@@ -10,14 +10,12 @@ reported as having an unknown outcome instead of being repeated.
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from agentlab.errors import StoreError
+from agentlab._sqlite import SqliteFile
 
 __all__ = ["CallLedger", "LedgerEntry"]
 
@@ -49,51 +47,37 @@ class CallLedger:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._lock = threading.Lock()
         path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            # Nodes may run on LangGraph's worker threads; the lock serializes use.
-            self._db = sqlite3.connect(
-                path, timeout=10, isolation_level=None, check_same_thread=False
-            )
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.execute(_SCHEMA)
-            self._db.execute(
+        # Nodes may run on LangGraph's worker threads; the file serializes use.
+        self._file = SqliteFile(path, _SCHEMA, what="tool-call journal")
+        with self._file.transaction() as db:
+            db.execute(
                 "DELETE FROM tool_calls WHERE started < ?", (time.time() - _KEEP_DAYS * 86400,)
             )
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(
-                f"tool-call journal {path} cannot be opened ({exc}); if it is damaged, move it "
-                "away and it will be recreated"
-            ) from None
 
     def begin(self, call_id: str, name: str, args: dict[str, Any]) -> LedgerEntry | None:
         """The earlier entry of ``call_id``, or ``None`` after recording that it starts now."""
-        with self._lock:
-            return self._begin(call_id, name, args)
-
-    def _begin(self, call_id: str, name: str, args: dict[str, Any]) -> LedgerEntry | None:
-        row = self._db.execute(
-            "SELECT name, state, ok, content FROM tool_calls WHERE call_id = ?", (call_id,)
-        ).fetchone()
-        if row is not None:
-            ok = None if row[2] is None else bool(row[2])
-            return LedgerEntry(name=row[0], state=row[1], ok=ok, content=row[3])
-        self._db.execute(
-            "INSERT INTO tool_calls (call_id, name, args, state, started) "
-            "VALUES (?, ?, ?, 'started', ?)",
-            (call_id, name, json.dumps(args, default=str), time.time()),
-        )
+        with self._file.transaction() as db:
+            row = db.execute(
+                "SELECT name, state, ok, content FROM tool_calls WHERE call_id = ?", (call_id,)
+            ).fetchone()
+            if row is not None:
+                ok = None if row[2] is None else bool(row[2])
+                return LedgerEntry(name=row[0], state=row[1], ok=ok, content=row[3])
+            db.execute(
+                "INSERT INTO tool_calls (call_id, name, args, state, started) "
+                "VALUES (?, ?, ?, 'started', ?)",
+                (call_id, name, json.dumps(args, default=str), time.time()),
+            )
         return None
 
     def finish(self, call_id: str, *, ok: bool, content: str) -> None:
-        with self._lock:
-            self._db.execute(
+        with self._file.transaction() as db:
+            db.execute(
                 "UPDATE tool_calls SET state = 'done', ok = ?, content = ?, finished = ? "
                 "WHERE call_id = ?",
                 (int(ok), content, time.time(), call_id),
             )
 
     def close(self) -> None:
-        self._db.close()
+        self._file.close()

@@ -19,6 +19,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from agentlab._sqlite import is_damaged
 from agentlab.errors import StoreError, UsageError
 
 __all__ = ["MAX_CALLS_PER_TOOL", "MAX_ERROR_CHARS", "ToolStat", "ToolStats"]
@@ -26,7 +27,6 @@ __all__ = ["MAX_CALLS_PER_TOOL", "MAX_ERROR_CHARS", "ToolStat", "ToolStats"]
 MAX_CALLS_PER_TOOL = 1000
 MAX_ERROR_CHARS = 300
 _BUSY_TIMEOUT_S = 5.0
-_SQLITE_CORRUPT, _SQLITE_NOTADB = 11, 26  # primary result codes of a damaged or foreign file
 _COLUMNS = ("id", "name", "ts", "ms", "ok", "cost", "error", "available")
 
 _SCHEMA = """
@@ -239,7 +239,7 @@ def _prepare(conn: sqlite3.Connection, path: Path) -> None:
 
 def _store_error(path: Path, exc: sqlite3.Error) -> StoreError:
     # Only a damaged or foreign file gets the "move it away" advice; a lock or a full disk does not.
-    if getattr(exc, "sqlite_errorcode", 0) & 0xFF in (_SQLITE_CORRUPT, _SQLITE_NOTADB):
+    if is_damaged(exc):
         return StoreError(_unreadable(path, str(exc)))
     return StoreError(f"tool stats store {path}: {exc}")
 

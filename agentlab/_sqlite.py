@@ -11,7 +11,24 @@ from pathlib import Path
 
 from agentlab.errors import StoreError
 
-__all__ = ["SqliteFile"]
+__all__ = ["SqliteFile", "is_damaged", "is_locked"]
+
+_SQLITE_BUSY, _SQLITE_LOCKED = 5, 6
+_SQLITE_CORRUPT, _SQLITE_NOTADB = 11, 26  # primary result codes of a damaged or foreign file
+
+
+def _primary_code(exc: sqlite3.Error) -> int:
+    return int(getattr(exc, "sqlite_errorcode", 0)) & 0xFF
+
+
+def is_damaged(exc: sqlite3.Error) -> bool:
+    """The file is damaged or not SQLite at all (only then is moving it away the advice)."""
+    return _primary_code(exc) in (_SQLITE_CORRUPT, _SQLITE_NOTADB)
+
+
+def is_locked(exc: sqlite3.Error) -> bool:
+    """Another connection held the lock for longer than the busy timeout."""
+    return _primary_code(exc) in (_SQLITE_BUSY, _SQLITE_LOCKED)
 
 
 class SqliteFile:
@@ -38,16 +55,17 @@ class SqliteFile:
             raise StoreError(self.problem(exc)) from None
 
     def problem(self, exc: sqlite3.Error) -> str:
-        text = str(exc)
-        if "locked" in text or "busy" in text:
+        if is_locked(exc):
             return (
-                f"{self.what} {self.path} is locked by another process ({text}); "
+                f"{self.what} {self.path} is locked by another process ({exc}); "
                 "wait for it to finish and retry"
             )
-        return (
-            f"{self.what} {self.path} cannot be used ({text}); it may be damaged: "
-            "move it away to start a new one (the rest of AGENTLAB_HOME is untouched)"
-        )
+        if is_damaged(exc):
+            return (
+                f"{self.what} {self.path} cannot be used ({exc}); it is damaged or not SQLite: "
+                "move it away to start a new one (the rest of AGENTLAB_HOME is untouched)"
+            )
+        return f"{self.what} {self.path} cannot be used ({exc})"
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
