@@ -17,7 +17,7 @@ import time
 from langchain_core.messages import HumanMessage
 
 from agentlab.config import load_settings
-from agentlab.llm import LlamaChatModel
+from agentlab.llm import LlamaChatModel, extra_buffers_enabled, load_llama
 from agentlab.llm.protocol import render_prompt
 from agentlab.models import resolve_model
 
@@ -49,15 +49,14 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=128)
     args = parser.parse_args()
 
-    from llama_cpp import Llama
-
     settings = load_settings(max_answer_tokens=args.tokens)
     path = resolve_model(settings.model, settings.model_dir)
     model = LlamaChatModel.from_settings(settings)
-    raw = Llama(
-        model_path=str(path), n_ctx=settings.n_ctx, n_threads=settings.n_threads,
-        n_threads_batch=settings.n_threads_batch, verbose=False,
-    )  # fmt: skip
+    raw = load_llama(
+        path, extra_buffers=extra_buffers_enabled(settings.cpu_extra_buffers),
+        n_ctx=settings.n_ctx, n_threads=settings.n_threads,
+        n_threads_batch=settings.n_threads_batch,
+    ).llama  # fmt: skip
     prompt = render_prompt([HumanMessage(TASK)], [])  # exactly what the chat model sends
     raw_rates, ours = [], []
     for _ in range(args.rounds):

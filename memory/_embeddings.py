@@ -23,8 +23,9 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
-from agentlab.config import Settings
+from agentlab.config import ExtraBuffers, Settings
 from agentlab.errors import ModelFileError, UsageError
+from agentlab.llm import extra_buffers_enabled, load_llama
 from agentlab.models import resolve_model
 
 if TYPE_CHECKING:
@@ -78,23 +79,24 @@ class LlamaCppEmbeddings(Embeddings):
         pooling: Literal["eol", "mean"] = "eol",
         n_ctx: int = 512,
         n_threads: int | None = None,
+        extra_buffers: ExtraBuffers = "auto",
     ) -> None:
         self.model_path = Path(model_path)
         self.pooling = pooling
         self.n_ctx = n_ctx
         self.n_threads = n_threads
+        self.extra_buffers = extra_buffers  # llama.cpp's repacked CPU buffers (off on AMX)
         self.name = f"llama-{pooling}-{self.model_path.stem}"
         self._llama: Llama | None = None
         self._lock = threading.Lock()
 
     def _model(self) -> Llama:
         if self._llama is None:
-            from llama_cpp import Llama
-
             try:
                 with _quiet_stderr():
-                    self._llama = Llama(
-                        model_path=str(self.model_path),
+                    self._llama = load_llama(
+                        self.model_path,
+                        extra_buffers=extra_buffers_enabled(self.extra_buffers),
                         embedding=True,
                         pooling_type=_POOLING[self.pooling],
                         n_ctx=self.n_ctx,
@@ -102,8 +104,7 @@ class LlamaCppEmbeddings(Embeddings):
                         n_ubatch=self.n_ctx,
                         n_threads=self.n_threads,
                         n_threads_batch=self.n_threads,
-                        verbose=False,
-                    )
+                    ).llama
             except (ValueError, RuntimeError, OSError) as exc:
                 raise ModelFileError(
                     f"llama.cpp could not load {self.model_path} for embeddings ({exc})"
@@ -165,4 +166,8 @@ def embeddings_from_settings(settings: Settings) -> Embeddings:
     if settings.embedder == "minilm":
         return MiniLMEmbeddings()
     path = resolve_model(settings.embedding_model or settings.model, settings.model_dir)
-    return LlamaCppEmbeddings(path, n_threads=settings.n_threads)
+    return LlamaCppEmbeddings(
+        path,
+        n_threads=settings.n_threads,
+        extra_buffers=settings.cpu_extra_buffers,
+    )

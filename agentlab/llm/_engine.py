@@ -15,6 +15,7 @@ import numpy as np
 
 from agentlab.config import Settings
 from agentlab.errors import ContextOverflowError, ModelFileError
+from agentlab.llm._native import extra_buffers_enabled, load_llama
 from agentlab.llm._sampling import GrammarSampler
 
 if TYPE_CHECKING:
@@ -42,19 +43,21 @@ class Completion:
 class LlamaEngine:
     """One llama.cpp context. Calls are serialized: a context holds a single KV cache."""
 
-    def __init__(self, llama: Llama, path: Path, seed: int = 0) -> None:
+    def __init__(
+        self, llama: Llama, path: Path, seed: int = 0, buffers: dict[str, float] | None = None
+    ) -> None:
         self.llama = llama
         self.path = path
         self.seed = seed
+        self.buffers = buffers or {}  # MiB of weights per llama.cpp buffer type
         self._lock = threading.Lock()
 
     @classmethod
     def load(cls, path: Path, settings: Settings) -> LlamaEngine:
-        from llama_cpp import Llama
-
         try:
-            llama = Llama(
-                model_path=str(path),
+            loaded = load_llama(
+                path,
+                extra_buffers=extra_buffers_enabled(settings.cpu_extra_buffers),
                 n_ctx=settings.n_ctx,
                 n_threads=settings.n_threads,
                 n_threads_batch=settings.n_threads_batch,
@@ -63,7 +66,6 @@ class LlamaEngine:
                 type_v=_GGML_TYPES[settings.kv_type_v],
                 flash_attn=settings.use_flash_attn,
                 seed=settings.seed,
-                verbose=False,
             )
         except (ValueError, RuntimeError, OSError) as exc:
             if "llama_context" in str(exc):  # the weights loaded; the context did not
@@ -77,7 +79,7 @@ class LlamaEngine:
                 f"llama.cpp could not load {path} ({exc}); the file may be truncated, corrupt "
                 "or not a GGUF model: re-download it (`agentlab models pull`)"
             ) from None
-        return cls(llama, path, settings.seed)
+        return cls(loaded.llama, path, settings.seed, loaded.buffers)
 
     @property
     def n_ctx(self) -> int:
