@@ -21,6 +21,7 @@ from rich.table import Table
 
 from agentlab.cli._approve import ask_decision, decision_from_flags, describe_pending
 from agentlab.cli._console import ConsoleTrace
+from agentlab.cli._doctor import doctor
 from agentlab.cli._eval import load_suite, run_suite, suite_checker
 from agentlab.cli._graph_png import draw_png
 from agentlab.cli._memory import memory_app
@@ -48,6 +49,7 @@ app = typer.Typer(
 app.add_typer(models_app, name="models")
 app.add_typer(tools_app, name="tools")
 app.add_typer(memory_app, name="memory")
+app.command()(doctor)
 threads_app = typer.Typer(
     help="Conversation threads kept in the checkpoint store.", no_args_is_help=True
 )
