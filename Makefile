@@ -21,7 +21,7 @@ st: install
 	$(BIN)/python -m pip install -e '.[dev,st]'
 
 model: install
-	$(BIN)/agentlab models pull
+	$(BIN)/agentlab models pull --all
 
 demo: model
 	$(BIN)/agentlab run react "What is the weather like in Oslo right now?" --tools $(TOOLS)

