@@ -20,9 +20,10 @@ from rich.console import Console
 from rich.table import Table
 
 from agentlab.cli._approve import ask_decision, decision_from_flags, describe_pending
+from agentlab.cli._compare import compare_reports
 from agentlab.cli._console import ConsoleTrace
 from agentlab.cli._doctor import doctor
-from agentlab.cli._eval import load_suite, run_suite, suite_checker
+from agentlab.cli._eval import SuiteTask, load_suite, run_suite, suite_checker
 from agentlab.cli._graph_png import draw_png
 from agentlab.cli._memory import memory_app
 from agentlab.cli._models import models_app
@@ -308,8 +309,13 @@ def _print_result(result: RunResult, as_json: bool) -> None:
 
 @app.command("eval")
 def eval_(
-    suite: Annotated[Path, typer.Argument(help="JSONL: {id, task, expect: [...]} per line")],
-    pattern: Annotated[str, typer.Option("--pattern", help="agent pattern")] = "react",
+    suite: Annotated[
+        Path | None,
+        typer.Argument(help="JSONL: {id, task, expect: [...], kind?} per line; not with --compare"),
+    ] = None,
+    pattern: Annotated[
+        str | None, typer.Option("--pattern", help="agent pattern (default react)")
+    ] = None,
     tools: ToolsOpt = None,
     model: ModelOpt = None,
     max_steps: StepsOpt = None,
@@ -320,12 +326,47 @@ def eval_(
     gpu_layers: GpuOpt = None,
     context_policy: PolicyOpt = None,
     team: TeamOpt = None,
+    repeat: Annotated[
+        int | None,
+        typer.Option("--repeat", min=1, help="run every task N times (default 1), each fresh"),
+    ] = None,
+    compare: Annotated[
+        tuple[Path, Path] | None,
+        typer.Option(
+            "--compare",
+            metavar="A.json B.json",
+            help="compare two saved eval --json reports instead of running a suite",
+        ),
+    ] = None,
+    png: Annotated[
+        Path | None, typer.Option("--png", help="with --compare: success by kind, as a PNG")
+    ] = None,
 ) -> None:
-    """Run every task of SUITE and report pass/fail, success rate, steps, tokens and time.
+    """Run every task of SUITE and report pass/fail, success rate, steps, tokens and time; or,
+    with --compare, set two saved reports side by side (no model is loaded).
 
     With --pattern reflexion each task's expected strings are the checker of its trials; the
-    feedback says how many are missing, never which.
+    feedback says how many are missing, never which. With --repeat N, passed and success_rate
+    are means over the N repeats.
     """
+    run_only = {"--pattern": pattern, "--tools": tools, "--model": model,
+                "--max-steps": max_steps, "--trace": trace, "--n-ctx": n_ctx,
+                "--kv-type": kv_type, "--gpu-layers": gpu_layers,
+                "--context-policy": context_policy, "--team": team, "--repeat": repeat}  # fmt: skip
+    if compare is not None:
+        if suite is not None:
+            raise UsageError("give either SUITE (run it) or --compare A.json B.json, not both")
+        given = [flag for flag, value in run_only.items() if value is not None]
+        if given:
+            raise UsageError(f"--compare reads saved reports; {', '.join(given)} only apply "
+                             "to running a suite")  # fmt: skip
+        compare_reports(*compare, png=png, as_json=as_json, out=out, err=err)
+        return
+    if suite is None:
+        raise UsageError("give a SUITE to run, or --compare A.json B.json to compare reports")
+    if png is not None:
+        raise UsageError("--png draws a comparison; use it with --compare A.json B.json")
+    pattern = pattern or "react"
     _check_pattern(pattern)
     tasks = load_suite(suite)
     settings = load_settings(**_overrides(model, max_steps, n_ctx, kv_type, gpu_layers,
@@ -336,34 +377,55 @@ def eval_(
         own["checker"] = suite_checker(tasks)
     chat_model = LlamaChatModel.from_settings(settings)
     trace_path = trace or settings.trace_dir / f"eval-{uuid.uuid4().hex[:8]}.jsonl"
+    repeats = repeat or 1
 
-    def progress(task: Any, result: RunResult, ok: bool) -> None:
+    def progress(task: SuiteTask, result: RunResult, ok: bool, number: int) -> None:
         mark = "[green]pass[/]" if ok else "[red]FAIL[/]"
-        err.print(f"{mark} {task.id}: {result.answer[:80] or result.error}")
+        which = f" [dim]({number}/{repeats})[/]" if repeats > 1 else ""
+        err.print(f"{mark} {task.id}{which}: {result.answer[:80] or result.error}")
 
     with closing(ToolStats(settings.tool_db_path)) as stats:
         graph = build_pattern(pattern, chat_model, loaded, settings=settings,
                               checkpointer=InMemorySaver(), stats=stats, **own)  # fmt: skip
         report = run_suite(
-            graph, tasks, max_steps=settings.max_steps, trace_path=trace_path,
+            graph, tasks, max_steps=settings.max_steps, trace_path=trace_path, repeat=repeats,
             on_result=None if as_json else progress,
         )  # fmt: skip
     report = {"suite": str(suite), "pattern": pattern, **report}
     if as_json:
         sys.stdout.write(json.dumps(report, ensure_ascii=False) + "\n")
         return
-    table = Table(title=f"{suite.name} · {pattern}")
-    for column in ("task", "result", "steps", "tokens", "wall s", "answer"):
+    _print_eval_report(report, f"{suite.name} · {pattern}")
+
+
+def _print_eval_report(report: dict[str, Any], title: str) -> None:
+    """The eval report as a table: passes per task (k/N over repeats), then the summary."""
+    repeats = report["repeat"]
+    table = Table(title=title)
+    for column in ("task", "kind", "passed", "steps", "tokens", "wall s", "answer"):
         table.add_column(column)
     for row in report["tasks"]:
+        passes = sum(run["passed"] for run in row["runs"])
+        verdict = f"{passes}/{repeats}" if repeats > 1 else "pass" if passes else "FAIL"
         table.add_row(
-            row["id"], "pass" if row["passed"] else "FAIL", str(row["steps"]),
-            str(row["tokens"]), f"{row['wall_s']:.1f}", (row["answer"] or row["error"] or "")[:60],
+            row["id"], row["kind"], verdict, f"{row['steps']:g}", f"{row['tokens']:g}",
+            f"{row['wall_s']:.1f}", (row["answer"] or row["error"] or "")[:60],
         )  # fmt: skip
     out.print(table)
+    spread = report["repeats"]
+    success = f"success {report['passed']:g}/{report['total']} ({report['success_rate']:.0%})"
+    if repeats > 1:
+        per_repeat = ", ".join(map(str, spread["passed"]))
+        success += f" ± {spread['stdev']:.2g} over {repeats} repeats ({per_repeat})"
+    groups = report["by_kind"]
+    kinds = [f"{kind or '(none)'} {g['passed']:g}/{g['total']}" for kind, g in groups.items()
+             if set(groups) != {""}]  # fmt: skip
+    usage = report["usage"]
     out.print(
-        f"success {report['passed']}/{report['total']} ({report['success_rate']:.0%}) · "
-        f"mean steps {report['mean_steps']} · {report['wall_s']:.0f} s"
+        f"{success}{' · ' + ', '.join(kinds) if kinds else ''}\n"
+        f"mean steps {report['mean_steps']} · {report['model_calls']} model calls · "
+        f"{usage['prompt_tokens']} prompt + {usage['completion_tokens']} completion tokens · "
+        f"median task {report['median_wall_s']:.1f} s · {report['wall_s']:.0f} s in all"
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import statistics
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -17,7 +18,16 @@ from agentlab.errors import UsageError
 from agentlab.graphs.reflexion import Checker, Verdict, expect_all
 from agentlab.tracing import Tracer
 
-__all__ = ["SuiteTask", "load_suite", "passes", "run_suite", "suite_checker"]
+__all__ = [
+    "SuiteTask",
+    "load_suite",
+    "passes",
+    "run_row",
+    "run_suite",
+    "suite_checker",
+    "suite_summary",
+    "task_row",
+]
 
 
 @dataclass(frozen=True)
@@ -26,11 +36,12 @@ class SuiteTask:
     task: str
     expect: tuple[str, ...]
     feedback: str = ""  # what a failed attempt is told (reflexion), never the expected values
+    kind: str = ""  # a label to group results by, e.g. "single", "two-step", "no-tool"
 
 
 def load_suite(path: Path) -> list[SuiteTask]:
-    """Read ``{"id", "task", "expect": [...], "feedback"?: str}`` lines; blank lines are
-    skipped."""
+    """Read ``{"id", "task", "expect": [...], "feedback"?: str, "kind"?: str}`` lines; blank
+    lines are skipped."""
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
@@ -54,7 +65,10 @@ def load_suite(path: Path) -> list[SuiteTask]:
         feedback = data.get("feedback", "")
         if not isinstance(feedback, str):
             raise UsageError(f'{where}: "feedback" must be a string')
-        tasks.append(SuiteTask(task_id, task, tuple(expect), feedback))
+        kind = data.get("kind", "")
+        if not isinstance(kind, str):
+            raise UsageError(f'{where}: "kind" must be a string')
+        tasks.append(SuiteTask(task_id, task, tuple(expect), feedback, kind))
     if not tasks:
         raise UsageError(f"suite {path} has no tasks")
     ids = [t.id for t in tasks]
@@ -86,54 +100,138 @@ def passes(task: SuiteTask, result: RunResult) -> bool:
     return result.status == "done" and all(e.lower() in answer for e in task.expect)
 
 
+def run_row(task: SuiteTask, result: RunResult) -> dict[str, Any]:
+    """One run of one task, as reported; ``steps`` and ``model_calls`` are the same count (the
+    tracer's ``model_call`` events), ``model_calls`` names it for comparisons."""
+    usage = result.usage
+    return {
+        "id": task.id,
+        "passed": passes(task, result),
+        "status": result.status,
+        "answer": result.answer,
+        "expect": list(task.expect),
+        "steps": result.steps,
+        "tool_calls": [c["name"] for c in result.tool_calls],
+        "tokens": int(usage["prompt_tokens"] + usage["completion_tokens"]),
+        "wall_s": result.wall_s,
+        "error": result.error,
+        "model_calls": result.steps,
+        "prompt_tokens": int(usage["prompt_tokens"]),
+        "completion_tokens": int(usage["completion_tokens"]),
+        "reused_prompt_tokens": int(usage["reused_prompt_tokens"]),
+        **({"extra": result.extra} if result.extra else {}),
+    }
+
+
+_MEANS = {  # numeric fields of a task row that become means over repeats, and their rounding
+    "steps": 2, "tokens": 1, "wall_s": 3, "model_calls": 2, "prompt_tokens": 1,
+    "completion_tokens": 1, "reused_prompt_tokens": 1,
+}  # fmt: skip
+
+
+def task_row(task: SuiteTask, runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """A task's row over its runs: today's fields (the first run's text, the runs' mean numbers;
+    ``passed`` is the mean too when there are several runs), ``kind``, ``pass_rate`` and
+    ``runs``. One run gives exactly that run's row, so single-run reports keep their types."""
+    if not runs:
+        raise ValueError(f"task {task.id} has no runs")
+    rate = sum(bool(r["passed"]) for r in runs) / len(runs)
+    row = {"id": task.id, "kind": task.kind, **runs[0], "pass_rate": round(rate, 4)}
+    if len(runs) > 1:
+        row["passed"] = round(rate, 4)
+        for key, digits in _MEANS.items():
+            row[key] = round(statistics.fmean(r[key] for r in runs), digits)
+    row["runs"] = list(runs)
+    return row
+
+
+def _mean_or_count(value: float, repeat: int) -> float:
+    """A per-repeat count: an int with one repeat, so single-run reports keep their types."""
+    return int(value) if repeat == 1 else round(value, 2)
+
+
+def suite_summary(rows: Sequence[dict[str, Any]], repeat: int) -> dict[str, Any]:
+    """The report's summary over task rows that each hold ``repeat`` runs.
+
+    ``passed`` is the mean passes per repeat (the count itself with one repeat); ``repeats``
+    gives every repeat's count and their spread (sample standard deviation, 0 for one repeat);
+    ``by_kind`` groups the tasks by their ``kind`` ("" for none); token, call and time totals
+    cover every run, ``median_wall_s`` is over every run of every task.
+    """
+    if not rows or repeat < 1 or any(len(r["runs"]) != repeat for r in rows):
+        raise ValueError(f"every task row needs {repeat} runs")
+    runs = [run for row in rows for run in row["runs"]]
+    per_repeat = [sum(bool(row["runs"][i]["passed"]) for row in rows) for i in range(repeat)]
+    mean = statistics.fmean(per_repeat)
+    kinds: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        group = kinds.setdefault(row["kind"], {"passed": 0.0, "total": 0})
+        group["passed"] += sum(bool(run["passed"]) for run in row["runs"]) / repeat  # unrounded
+        group["total"] += 1
+    by_kind = {
+        kind: {
+            "passed": _mean_or_count(g["passed"], repeat),
+            "total": g["total"],
+            "success_rate": round(g["passed"] / g["total"], 4),
+        }
+        for kind, g in sorted(kinds.items())
+    }
+    return {
+        "passed": _mean_or_count(mean, repeat),
+        "total": len(rows),
+        "success_rate": round(mean / len(rows), 4),
+        "repeat": repeat,
+        "repeats": {
+            "passed": per_repeat,
+            "mean": round(mean, 4),
+            "stdev": round(statistics.stdev(per_repeat), 4) if repeat > 1 else 0.0,
+        },
+        "by_kind": by_kind,
+        "mean_steps": round(statistics.fmean(r["steps"] for r in runs), 2),
+        "model_calls": sum(r["model_calls"] for r in runs),
+        "usage": {
+            key: sum(r[key] for r in runs)
+            for key in ("prompt_tokens", "completion_tokens", "reused_prompt_tokens")
+        },
+        "median_wall_s": round(statistics.median(r["wall_s"] for r in runs), 3),
+    }
+
+
 def run_suite(
     graph: CompiledStateGraph[Any, Any, Any, Any],
     tasks: list[SuiteTask],
     *,
     max_steps: int,
     trace_path: Path | None,
-    on_result: Callable[[SuiteTask, RunResult, bool], None] | None = None,
+    repeat: int = 1,
+    on_result: Callable[[SuiteTask, RunResult, bool, int], None] | None = None,
 ) -> dict[str, Any]:
-    """Run every task on a fresh thread; return the report of ``agentlab eval --json``."""
-    rows: list[dict[str, Any]] = []
+    """Run every task ``repeat`` times, each on a fresh thread; return the report of
+    ``agentlab eval --json``. A repeat runs the whole suite before the next begins, so a slow
+    spell on a shared machine spreads over all tasks instead of landing on one;
+    ``on_result`` hears each run with its repeat number (from 1)."""
+    if repeat < 1:
+        raise ValueError(f"repeat must be at least 1, not {repeat}")
+    runs: dict[str, list[dict[str, Any]]] = {task.id: [] for task in tasks}
     started = time.perf_counter()
-    totals = {"prompt_tokens": 0, "completion_tokens": 0, "reused_prompt_tokens": 0}
-    for task in tasks:
-        tracer = Tracer(trace_path, task_id=task.id)
-        try:
-            result = run_task(
-                graph, task.task, thread_id=f"eval-{uuid.uuid4().hex[:12]}",
-                tracer=tracer, max_steps=max_steps,
-            )  # fmt: skip
-        finally:
-            tracer.close()
-        ok = passes(task, result)
-        for key in totals:
-            totals[key] += int(result.usage[key])
-        rows.append(
-            {
-                "id": task.id,
-                "passed": ok,
-                "status": result.status,
-                "answer": result.answer,
-                "expect": list(task.expect),
-                "steps": result.steps,
-                "tool_calls": [c["name"] for c in result.tool_calls],
-                "tokens": result.usage["prompt_tokens"] + result.usage["completion_tokens"],
-                "wall_s": result.wall_s,
-                "error": result.error,
-                **({"extra": result.extra} if result.extra else {}),
-            }
-        )
-        if on_result is not None:
-            on_result(task, result, ok)
-    passed = sum(row["passed"] for row in rows)
+    for number in range(1, repeat + 1):
+        for task in tasks:
+            context = {"task_id": task.id, **({"repeat": number} if repeat > 1 else {})}
+            tracer = Tracer(trace_path, **context)
+            try:
+                result = run_task(
+                    graph, task.task, thread_id=f"eval-{uuid.uuid4().hex[:12]}",
+                    tracer=tracer, max_steps=max_steps,
+                )  # fmt: skip
+            finally:
+                tracer.close()
+            row = run_row(task, result)
+            runs[task.id].append(row)
+            if on_result is not None:
+                on_result(task, result, row["passed"], number)
+    rows = [task_row(task, runs[task.id]) for task in tasks]
     return {
-        "passed": passed,
-        "total": len(rows),
-        "success_rate": round(passed / len(rows), 4),
-        "mean_steps": round(sum(r["steps"] for r in rows) / len(rows), 2),
-        "usage": totals,
+        **suite_summary(rows, repeat),
         "wall_s": round(time.perf_counter() - started, 2),
         "tasks": rows,
     }
