@@ -4,15 +4,18 @@ from agentlab.graphs.multi_agent import MultiAgentState, Specialist, build_multi
 from agentlab.graphs.plan_execute import PlanExecuteState, build_plan_execute_agent
 from agentlab.graphs.react import ReactState, build_react_agent
 from agentlab.graphs.reflexion import ReflexionState, build_reflexion_agent
+from agentlab.graphs.rewoo import RewooState, build_rewoo_agent
 
 __all__ = [
     "MultiAgentState",
     "PlanExecuteState",
     "ReactState",
     "ReflexionState",
+    "RewooState",
     "Specialist",
     "build_multi_agent",
     "build_plan_execute_agent",
     "build_react_agent",
     "build_reflexion_agent",
+    "build_rewoo_agent",
 ]

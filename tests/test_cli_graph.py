@@ -20,7 +20,7 @@ def agentlab(*args: str) -> subprocess.CompletedProcess[str]:
 @pytest.mark.parametrize(
     ("pattern", "snapshot"),
     [("react", "react.mmd"), ("plan-execute", "plan_execute.mmd"),
-     ("reflexion", "reflexion.mmd"), ("multi-agent", "multi_agent.mmd")],
+     ("reflexion", "reflexion.mmd"), ("multi-agent", "multi_agent.mmd"), ("rewoo", "rewoo.mmd")],
 )  # fmt: skip
 def test_mermaid_matches_the_pinned_shape(pattern: str, snapshot: str) -> None:
     done = agentlab("graph", pattern, "--mermaid")

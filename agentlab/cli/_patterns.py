@@ -19,6 +19,7 @@ from agentlab.graphs.multi_agent import build_multi_agent, team_from_config
 from agentlab.graphs.plan_execute import build_plan_execute_agent
 from agentlab.graphs.react import build_react_agent
 from agentlab.graphs.reflexion import build_reflexion_agent, expect_all
+from agentlab.graphs.rewoo import build_rewoo_agent
 from agentlab.memory import AgentMemory
 from agentlab.tools import ApprovalPolicy, CallLedger, ToolOffer, ToolRunner, ToolStats
 
@@ -31,6 +32,7 @@ PATTERNS: dict[str, Builder] = {
     "plan-execute": build_plan_execute_agent,
     "reflexion": build_reflexion_agent,
     "multi-agent": build_multi_agent,
+    "rewoo": build_rewoo_agent,
 }
 
 
