@@ -69,6 +69,10 @@ class Settings(BaseSettings):
     )
     kv_type_k: KvType = Field(default="f16", description="KV cache type of the keys")
     kv_type_v: KvType = Field(default="f16", description="KV cache type of the values")
+    kv_disk_cache: bool = Field(
+        default=True,
+        description="keep the prompt head's KV cells on disk so a new process skips its prefill",
+    )
     flash_attn: bool | None = Field(
         default=None, description="flash attention; unset = on exactly when V is quantized"
     )

@@ -16,6 +16,7 @@ import numpy as np
 from agentlab.config import Settings
 from agentlab.errors import ContextOverflowError, ModelFileError
 from agentlab.llm._native import extra_buffers_enabled, load_llama
+from agentlab.llm._prefix_store import PrefixStore
 from agentlab.llm._sampling import GrammarSampler
 
 if TYPE_CHECKING:
@@ -44,13 +45,19 @@ class LlamaEngine:
     """One llama.cpp context. Calls are serialized: a context holds a single KV cache."""
 
     def __init__(
-        self, llama: Llama, path: Path, seed: int = 0, buffers: dict[str, float] | None = None
+        self,
+        llama: Llama,
+        path: Path,
+        seed: int = 0,
+        buffers: dict[str, float] | None = None,
+        prefix_store: PrefixStore | None = None,
     ) -> None:
         self.llama = llama
         self.path = path
         self.seed = seed
         self.buffers = buffers or {}  # MiB of weights per llama.cpp buffer type
         self._lock = threading.Lock()
+        self._prefix_store = prefix_store  # read before the first call, written after it
 
     @classmethod
     def load(cls, path: Path, settings: Settings) -> LlamaEngine:
@@ -79,7 +86,10 @@ class LlamaEngine:
                 f"llama.cpp could not load {path} ({exc}); the file may be truncated, corrupt "
                 "or not a GGUF model: re-download it (`agentlab models pull`)"
             ) from None
-        return cls(loaded.llama, path, settings.seed, loaded.buffers)
+        store = None
+        if settings.kv_disk_cache:
+            store = PrefixStore(settings.home / "kv", _cache_key(path, settings))
+        return cls(loaded.llama, path, settings.seed, loaded.buffers, store)
 
     @property
     def n_ctx(self) -> int:
@@ -136,8 +146,40 @@ class LlamaEngine:
                 f"but the context window holds {self.n_ctx}; raise n_ctx or shorten the input"
             )
         with self._lock:
+            store, self._prefix_store = self._prefix_store, None  # the first call only
+            if store is not None and self.llama.n_tokens == 0:
+                self._restore(store, tokens)
             reused = self._cached_prefix(tokens)
-            return self._generate(tokens, reused, grammar, max_tokens, temperature, on_text)
+            done = self._generate(tokens, reused, grammar, max_tokens, temperature, on_text)
+            if store is not None and reused < len(tokens) // 2:  # the file missed: refresh it
+                store.save(list(self.llama._input_ids[: self.llama.n_tokens]), self._seq_state())
+            return done
+
+    def _seq_state(self) -> bytes:
+        import llama_cpp
+
+        ctx = self.llama._ctx.ctx
+        size = llama_cpp.llama_state_seq_get_size(ctx, 0)
+        buffer = (ctypes.c_uint8 * size)()
+        written = llama_cpp.llama_state_seq_get_data(ctx, buffer, size, 0)
+        return bytes(buffer)[:written]
+
+    def _restore(self, store: PrefixStore, tokens: list[int]) -> None:
+        """Put a saved prefix's KV cells back when it shares a start with this prompt."""
+        import llama_cpp
+
+        saved = store.load()
+        if saved is None or not saved.tokens or saved.tokens[0] != tokens[0]:
+            return
+        if len(saved.tokens) > self.n_ctx:
+            return
+        ctx = self.llama._ctx.ctx
+        data = (ctypes.c_uint8 * len(saved.state)).from_buffer_copy(saved.state)
+        if llama_cpp.llama_state_seq_set_data(ctx, data, len(saved.state), 0) == 0:
+            llama_cpp.llama_memory_seq_rm(llama_cpp.llama_get_memory(ctx), 0, -1, -1)
+            return
+        self.llama.input_ids[: len(saved.tokens)] = saved.tokens
+        self.llama.n_tokens = len(saved.tokens)
 
     def _cached_prefix(self, tokens: list[int]) -> int:
         """How many prompt tokens to keep from the KV cache: the prefix shared with the last call,
@@ -198,3 +240,16 @@ class LlamaEngine:
             decode_ms=(finished - first_token_at) * 1000,
             finish_reason=finish,
         )
+
+
+def _cache_key(path: Path, settings: Settings) -> dict[str, object]:
+    """Everything that shapes the KV cells of a prompt."""
+    import llama_cpp
+
+    stat = path.stat()
+    return {
+        "model": str(path.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
+        "n_ctx": settings.n_ctx, "type_k": settings.kv_type_k, "type_v": settings.kv_type_v,
+        "flash_attn": settings.use_flash_attn, "gpu_layers": settings.n_gpu_layers,
+        "llama_cpp": llama_cpp.__version__,
+    }  # fmt: skip
