@@ -1,45 +1,110 @@
-"""Run a suite through the CLI contract, one `agentlab run --json` process per task.
+"""A suite the way a user meets it: every task a new `agentlab run PATTERN TASK --json` process.
 
-This is how an outside harness sees agentlab: a fresh process per task, the user's tools loaded
-with --tools, the answer read from the one JSON object on stdout.
+This is how an outside harness sees agentlab, and it counts what `agentlab eval` does not:
+process start, imports, loading the model, the prompt head's first prefill. Success uses eval's
+rule (every expected string in the answer, ignoring case). All tasks share one fresh
+AGENTLAB_HOME, as they would for one user (with memory on, later tasks recall earlier ones);
+further flags go to `agentlab run`.
 
-    .venv/bin/python bench/cli_suite.py examples/suites/travel.jsonl examples.travel_tools:TOOLS
-    .venv/bin/python bench/cli_suite.py SUITE TOOLS --no-memory   # extra flags go to `run`
+    .venv/bin/python bench/cli_suite.py SUITE.jsonl MODULE:ATTR [--pattern react] \\
+        [--model NAME] [--out report.json] [--env-b KEY=VALUE ...] [--no-memory ...]
 
-All tasks share one fresh AGENTLAB_HOME, as they would for one user: with memory on (the
-default), later tasks recall the episodes of earlier ones.
+With --env-b each task also runs with those environment variables, right after the plain run
+(a separate home each), and the report compares the two.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
+from typing import Any
+
+from agentlab.cli._eval import SuiteTask, load_suite
+
+
+def run_task(
+    args: argparse.Namespace, flags: list[str], task: str, env: dict[str, str]
+) -> tuple[dict[str, Any], float]:
+    command = [sys.executable, "-m", "agentlab", "run", args.pattern, task, "--tools", args.tools,
+               "--json", *flags]  # fmt: skip
+    started = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    wall = time.perf_counter() - started
+    try:
+        return json.loads(done.stdout), wall
+    except json.JSONDecodeError:
+        return {"status": "failed", "answer": "", "error": done.stderr.strip()[-300:]}, wall
+
+
+def row(task: SuiteTask, result: dict[str, Any], wall: float) -> dict[str, Any]:
+    answer = str(result.get("answer") or "")
+    ok = result.get("status") == "done" and all(e.lower() in answer.lower() for e in task.expect)
+    usage = result.get("usage", {})
+    return {"id": task.id, "kind": task.kind, "passed": ok, "wall_s": round(wall, 2),
+            "steps": result.get("steps"), "answer": answer, "error": result.get("error"),
+            "prompt_tokens": usage.get("prompt_tokens"),
+            "reused_prompt_tokens": usage.get("reused_prompt_tokens"),
+            "completion_tokens": usage.get("completion_tokens")}  # fmt: skip
+
+
+def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    kinds = sorted({r["kind"] for r in rows})
+    return {
+        "passed": sum(r["passed"] for r in rows), "total": len(rows),
+        "median_wall_s": round(statistics.median(r["wall_s"] for r in rows), 2),
+        "total_wall_s": round(sum(r["wall_s"] for r in rows), 1),
+        "by_kind": {k: [sum(r["passed"] for r in rows if r["kind"] == k),
+                        sum(r["kind"] == k for r in rows)] for k in kinds},
+        "tasks": rows,
+    }  # fmt: skip
 
 
 def main() -> None:
-    suite, tools, flags = Path(sys.argv[1]), sys.argv[2], sys.argv[3:]
-    tasks = [json.loads(line) for line in suite.read_text().splitlines() if line.strip()]
-    home = tempfile.mkdtemp(prefix="agentlab-suite-")
-    env = {**os.environ, "AGENTLAB_HOME": home}
-    passed = 0
-    for task in tasks:
-        done = subprocess.run(
-            [sys.executable, "-m", "agentlab", "run", "react", task["task"], "--tools", tools,
-             "--json", *flags],
-            capture_output=True, text=True, check=False, env=env,
-        )  # fmt: skip
-        result = json.loads(done.stdout)
-        ok = result["status"] == "done" and all(
-            e.lower() in result["answer"].lower() for e in task["expect"]
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("suite", type=Path)
+    parser.add_argument("tools")
+    parser.add_argument("--pattern", default="react")
+    parser.add_argument("--model", default=None)
+    parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--env-b", action="append", default=[], metavar="KEY=VALUE",
+                        help="also run each task with these variables (side by side)")  # fmt: skip
+    args, flags = parser.parse_known_args()
+    configs = {"a": dict[str, str]()}
+    if args.env_b:
+        configs["b"] = dict(pair.split("=", 1) for pair in args.env_b)
+    rows: dict[str, list[dict[str, Any]]] = {name: [] for name in configs}
+    with tempfile.TemporaryDirectory(prefix="agentlab-cli-bench-") as scratch:
+        for task in load_suite(args.suite):
+            for name, extra in configs.items():  # alternating, so noise hits both
+                env = {**os.environ, "AGENTLAB_HOME": f"{scratch}/{name}", **extra}
+                if args.model:
+                    env["AGENTLAB_MODEL"] = args.model
+                result, wall = run_task(args, flags, task.task, env)
+                rows[name].append(row(task, result, wall))
+                mark = "pass" if rows[name][-1]["passed"] else "FAIL"
+                print(f"{name} {mark} {task.id} {wall:.1f}s {rows[name][-1]['answer'][:70]!r}",
+                      file=sys.stderr)  # fmt: skip
+    report: dict[str, Any] = {
+        "suite": str(args.suite), "pattern": args.pattern, "model": args.model or "default",
+        "flags": flags, **summary(rows["a"]),
+    }  # fmt: skip
+    if "b" in configs:
+        b = summary(rows["b"])
+        report["b"] = {"env": configs["b"], **b}
+        report["median_wall_ratio_b_over_a"] = round(
+            b["median_wall_s"] / report["median_wall_s"], 3
         )
-        passed += ok
-        calls = [c["name"] for c in result["tool_calls"]]
-        print(f"{'pass' if ok else 'FAIL'} {task['id']}: {calls} {result['answer']!r}", flush=True)
-    print(json.dumps({"suite": str(suite), "flags": flags, "passed": passed, "total": len(tasks)}))
+    text = json.dumps(report, indent=1)
+    if args.out:
+        args.out.write_text(text + "\n")
+    print(text)
 
 
 if __name__ == "__main__":

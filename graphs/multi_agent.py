@@ -228,8 +228,9 @@ def route_model(names: Sequence[str]) -> type[Route]:
 _SUPERVISOR_PROMPT = """You lead a team of specialists:
 {team}
 Give the user's task to one specialist at a time. Tell them exactly what to do and include the \
-facts from earlier reports that they need. When the reports answer the task, set next to \
-{finish} and write the final answer."""
+facts from earlier reports that they need. A task that asks several things needs a report \
+for each. When the reports answer every part of the task, set next to {finish} and write the \
+final answer, giving every part with its value."""
 
 
 def _reports(messages: Sequence[BaseMessage], names: set[str]) -> list[tuple[str, str]]:

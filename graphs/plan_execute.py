@@ -78,9 +78,10 @@ _PLANNER = """\
 You plan how to solve the user's task with these tools:
 {tools}
 Write the steps in order, one short instruction in words each. A step that needs an earlier \
-step's result says so. Use as few steps as the task needs; a task that needs no tool gets one \
-step. Example: for "How tall is the Varden tower in feet?" the steps are \
-["Get the height of the Varden tower", "Convert the height found in step 1 to feet"]."""
+step's result says so. A task that asks several things gets a step for each. Use as few steps \
+as the task needs; a task that needs no tool gets one step. Example: for "How tall is <a \
+building> in feet?" the steps are ["Get the height of <the building>", "Convert the height \
+found in step 1 to feet"]."""
 
 _REPLANNER = """\
 Task: {task}
@@ -91,8 +92,8 @@ Steps done and their results:
 Steps not done yet:
 {left}
 
-If the results answer the task, give the final answer (with the exact values from the results) \
-and no steps. Otherwise give the steps still to do."""
+If the results answer every part of the task, give the final answer (every part, with the \
+exact values from the results) and no steps. Otherwise give the steps still to do."""
 
 
 def _listing(plan: Sequence[PlanStep], *, done: bool) -> str:

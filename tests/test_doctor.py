@@ -127,3 +127,20 @@ def test_on_an_amx_cpu_extra_buffers_crash_and_auto_does_not(model_path: Path) -
     crashed = check_generate(settings, model_path)
     assert crashed.status == "fail" and "crashed" in crashed.detail
     assert check_generate(load_settings(), model_path).status == "ok"
+
+
+@pytest.mark.llm
+@pytest.mark.skipif(not has_amx(), reason="needs a CPU where llama.cpp crashes (AMX)")
+def test_a_native_crash_stops_the_suite_naming_the_check() -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "AGENTLAB_CPU_EXTRA_BUFFERS": "on"}
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_llm.py"],
+        capture_output=True, text=True, env=env, cwd=Path(__file__).parents[1], timeout=900,
+    )  # fmt: skip
+    assert done.returncode == 3, done.stdout[-2000:]
+    assert "llama.cpp check 'prefill + decode' failed" in done.stdout
+    assert "crashed (SIG" in done.stdout and "passed" not in done.stdout
