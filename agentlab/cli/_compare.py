@@ -4,10 +4,8 @@ and what it cost (tokens, model calls, median task time), B against A. No model 
 from __future__ import annotations
 
 import json
-import os
 import statistics
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,6 +13,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from agentlab.cli._figure import save_png
 from agentlab.errors import UsageError
 
 __all__ = [
@@ -254,15 +253,7 @@ def draw_kind_chart(comparison: dict[str, Any], path: Path) -> None:
     ax.set_ylabel("success rate (%)")
     ax.set_title("success rate by task kind")
     ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncols=2)  # off bars
-    fd, tmp = tempfile.mkstemp(suffix=".png", dir=path.parent)
-    os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=120, bbox_inches="tight")
-        os.replace(tmp, path)
-    finally:
-        plt.close(fig)
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    save_png(fig, path)
 
 
 def compare_reports(

@@ -4,11 +4,11 @@ arrows for conditional edges."""
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections import deque
 from pathlib import Path
 from typing import Any
+
+from agentlab.cli._figure import save_png
 
 __all__ = ["draw_png"]
 
@@ -68,12 +68,4 @@ def draw_png(graph: Any, path: Path) -> None:
     ax.set_xlim(0, 1)
     ax.set_ylim(-height + 0.5, 0.5)
     ax.axis("off")
-    fd, tmp = tempfile.mkstemp(suffix=".png", dir=path.parent or Path("."))
-    os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=120, bbox_inches="tight")
-        os.replace(tmp, path)
-    finally:
-        plt.close(fig)
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    save_png(fig, path)
