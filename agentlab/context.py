@@ -43,6 +43,7 @@ _Counter = Callable[[Sequence[BaseMessage]], int]
 _Summarizer = Callable[[str, Sequence[BaseMessage]], str]
 
 _SUMMARY_HEADING = "Summary of the earlier conversation (older turns were removed):"
+_MESSAGE_MARGIN = 64  # room kept for turn markers and the cut note around one long message
 
 
 class ContextState(TypedDict, total=False):
@@ -149,7 +150,7 @@ class ContextWindow:
             view = self._sliding(head, messages)
             return Prepared(view, self._counter(view))
         start, summary = state.get("start", 0), state.get("summary", "")
-        messages = self._clipped(messages, start)
+        messages = self._clipped(head, messages, start)
         view = self._view(head, messages, start, summary)
         tokens = self._counter(view)
         if tokens <= self.high * self.budget:
@@ -162,9 +163,11 @@ class ContextWindow:
                                 "prunes": state.get("prunes", 0) + 1}  # fmt: skip
         return Prepared(view, self._counter(view), update)
 
-    def _clipped(self, messages: Sequence[BaseMessage], start: int) -> list[BaseMessage]:
+    def _clipped(
+        self, head: Sequence[SystemMessage], messages: Sequence[BaseMessage], start: int
+    ) -> list[BaseMessage]:
         """``messages`` with every one the model may still see cut to the per-message limit."""
-        limit = self._message_limit()
+        limit = self._message_limit(head)
         task = _current_task(messages)
         return [
             self.clip(m, limit) if i >= start or i == task else m for i, m in enumerate(messages)
@@ -182,9 +185,12 @@ class ContextWindow:
         before = [messages[task]] if task is not None and task < start else []
         return [*head, *pinned, *before, *messages[start:]]
 
-    def _message_limit(self) -> int:
-        """No single message may take more than the room between the head and the low mark."""
-        return max(self.tool_output_tokens, int(self.low * self.budget) // 2)
+    def _message_limit(self, head: Sequence[SystemMessage]) -> int:
+        """No single message may take more than half the low mark, nor more than the room the
+        head (rules, examples, tools: the rendered prompt without messages) leaves in the
+        budget."""
+        room = self.budget - self._counter(list(head)) - _MESSAGE_MARGIN
+        return max(16, min(max(self.tool_output_tokens, int(self.low * self.budget) // 2), room))
 
     def _cut(
         self,
