@@ -102,23 +102,15 @@ class LlamaEngine:
         The KV cells of the cached prefix are copied out and put back afterwards: a copy of a
         few MB instead of prefilling the whole prompt again.
         """
-        import llama_cpp
-
         llama = self.llama
         with self._lock:
-            ctx = llama._ctx.ctx
-            size = llama_cpp.llama_state_seq_get_size(ctx, 0)
-            saved = (ctypes.c_uint8 * size)()
-            llama_cpp.llama_state_seq_get_data(ctx, saved, size, 0)
-            tokens = llama._input_ids[: llama.n_tokens].copy()
+            saved = self._seq_state()
+            tokens = list(llama._input_ids[: llama.n_tokens])
         try:
             yield
         finally:
             with self._lock:
-                llama_cpp.llama_memory_seq_rm(llama_cpp.llama_get_memory(ctx), 0, -1, -1)
-                restored = llama_cpp.llama_state_seq_set_data(ctx, saved, size, 0) != 0
-                llama.n_tokens = len(tokens) if restored else 0  # else: prefill from scratch
-                llama.input_ids[: len(tokens)] = tokens
+                self._put_seq_state(saved, tokens)
 
     def kv_state_bytes(self) -> int:
         """Bytes of the context's state: the KV cells in use, in their cache type."""
@@ -164,22 +156,25 @@ class LlamaEngine:
         written = llama_cpp.llama_state_seq_get_data(ctx, buffer, size, 0)
         return bytes(buffer)[:written]
 
-    def _restore(self, store: PrefixStore, tokens: list[int]) -> None:
-        """Put a saved prefix's KV cells back when it shares a start with this prompt."""
+    def _put_seq_state(self, state: bytes, tokens: list[int]) -> None:
+        """Replace sequence 0's KV cells by ``state`` (the cells of ``tokens``); if llama.cpp
+        refuses it, the cache is left empty and the next call prefills from scratch."""
         import llama_cpp
 
+        ctx = self.llama._ctx.ctx
+        llama_cpp.llama_memory_seq_rm(llama_cpp.llama_get_memory(ctx), 0, -1, -1)
+        data = (ctypes.c_uint8 * len(state)).from_buffer_copy(state)
+        restored = llama_cpp.llama_state_seq_set_data(ctx, data, len(state), 0) != 0
+        self.llama.input_ids[: len(tokens)] = tokens
+        self.llama.n_tokens = len(tokens) if restored else 0
+
+    def _restore(self, store: PrefixStore, tokens: list[int]) -> None:
+        """Put a saved prefix's KV cells back when it shares a start with this prompt."""
         saved = store.load()
         if saved is None or not saved.tokens or saved.tokens[0] != tokens[0]:
             return
-        if len(saved.tokens) > self.n_ctx:
-            return
-        ctx = self.llama._ctx.ctx
-        data = (ctypes.c_uint8 * len(saved.state)).from_buffer_copy(saved.state)
-        if llama_cpp.llama_state_seq_set_data(ctx, data, len(saved.state), 0) == 0:
-            llama_cpp.llama_memory_seq_rm(llama_cpp.llama_get_memory(ctx), 0, -1, -1)
-            return
-        self.llama.input_ids[: len(saved.tokens)] = saved.tokens
-        self.llama.n_tokens = len(saved.tokens)
+        if len(saved.tokens) <= self.n_ctx:
+            self._put_seq_state(saved.state, saved.tokens)
 
     def _cached_prefix(self, tokens: list[int]) -> int:
         """How many prompt tokens to keep from the KV cache: the prefix shared with the last call,
