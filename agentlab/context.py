@@ -33,7 +33,7 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 
 from agentlab.config import ContextPolicy, Settings, default_budget
 from agentlab.errors import UsageError
-from agentlab.llm import LlamaChatModel
+from agentlab.llm import Engine, side_model
 from agentlab.tracing import SUMMARY_TAG
 
 __all__ = ["ContextState", "ContextWindow", "Prepared", "turns"]
@@ -106,7 +106,7 @@ class ContextWindow:
     def __post_init__(self) -> None:
         if not self.budget:
             engine = getattr(self.model, "engine", None)
-            n_ctx = getattr(engine, "n_ctx", None)
+            n_ctx = engine.n_ctx if isinstance(engine, Engine) else None
             answer = int(getattr(self.model, "max_tokens", None) or 256)
             self.budget = default_budget(n_ctx, answer) if isinstance(n_ctx, int) else 4096
         if not 0 < self.low < self.high <= 1:
@@ -285,11 +285,9 @@ class ContextWindow:
             ),
             HumanMessage(f"Earlier notes: {previous or '(none)'}\n\nNew turns:\n{digest}"),
         ]
-        # A llama.cpp model keeps the conversation's KV cache across this side call.
+        # A side call: a model with a prefix cache keeps the conversation's cached prompt.
         config: RunnableConfig = {"tags": [SUMMARY_TAG]}
-        if isinstance(self.model, LlamaChatModel):
-            return self.model.invoke(request, config, keep_cache=True).text
-        return self.model.invoke(request, config).text
+        return side_model(self.model).invoke(request, config).text
 
 
 def _flat(grouped: Sequence[Sequence[BaseMessage]]) -> list[BaseMessage]:

@@ -1,14 +1,20 @@
-"""The llama.cpp chat model and the turn protocol that makes small models call tools."""
+"""The llama.cpp chat model, the engines it runs on, and the turn protocol that makes small
+models call tools."""
 
-from agentlab.llm._engine import Completion, LlamaEngine
+from agentlab.llm._engine import LlamaEngine
 from agentlab.llm._native import LoadedLlama, extra_buffers_enabled, load_llama
 from agentlab.llm.chat_model import LlamaChatModel
+from agentlab.llm.engine import Completion, Engine
+from agentlab.llm.side_calls import SupportsSideCalls, side_model
 
 __all__ = [
     "Completion",
+    "Engine",
     "LlamaChatModel",
     "LlamaEngine",
     "LoadedLlama",
+    "SupportsSideCalls",
     "extra_buffers_enabled",
     "load_llama",
+    "side_model",
 ]

@@ -7,7 +7,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,27 +17,15 @@ from agentlab.errors import ContextOverflowError, ModelFileError
 from agentlab.llm._native import extra_buffers_enabled, load_llama
 from agentlab.llm._prefix_store import PrefixStore
 from agentlab.llm._sampling import GrammarSampler
+from agentlab.llm.engine import Completion
 
 if TYPE_CHECKING:
     from llama_cpp import Llama
     from llama_cpp.llama_grammar import LlamaGrammar
 
-__all__ = ["Completion", "LlamaEngine"]
+__all__ = ["LlamaEngine"]
 
 _GGML_TYPES = {"f16": 1, "q8_0": 8, "q4_0": 2}  # ggml_type values (llama_cpp.GGML_TYPE_*)
-
-
-@dataclass(frozen=True)
-class Completion:
-    """One model turn and what it cost."""
-
-    text: str
-    prompt_tokens: int
-    reused_tokens: int  # prompt tokens served from llama.cpp's KV cache (prefix match)
-    completion_tokens: int
-    prefill_ms: float
-    decode_ms: float
-    finish_reason: str  # "stop" or "length"
 
 
 class LlamaEngine:

@@ -18,7 +18,8 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ConfigDict, Field
 
 from agentlab.config import Settings
-from agentlab.llm._engine import Completion, LlamaEngine
+from agentlab.llm._engine import LlamaEngine
+from agentlab.llm.engine import Completion
 from agentlab.llm.protocol import (
     Mode,
     ToolSpec,
@@ -50,6 +51,7 @@ class LlamaChatModel(BaseChatModel):
     temperature: float = 0.0
     max_tokens: int = 256
     structured: bool = Field(default=False, exclude=True)  # set by with_structured_output
+    side_calls: bool = Field(default=False, exclude=True)  # set by for_side_calls
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LlamaChatModel:
@@ -98,6 +100,12 @@ class LlamaChatModel(BaseChatModel):
         copy = self.model_copy(update={"structured": True})
         return BaseChatModel.with_structured_output(copy, schema, **kwargs)
 
+    def for_side_calls(self) -> LlamaChatModel:
+        """A copy on the same engine whose calls keep the conversation's KV cache: the cached
+        prefix is put back after each call, so the next conversation turn prefills nothing
+        again (see ``agentlab.llm.side_model``)."""
+        return self.model_copy(update={"side_calls": True})
+
     def _generate(
         self,
         messages: list[BaseMessage],
@@ -105,9 +113,17 @@ class LlamaChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        if kwargs.pop("keep_cache", False):  # a side call: the conversation's cache stays
+        if self.side_calls or kwargs.pop("keep_cache", False):
             with self.engine.keeping_cache():
-                return self._generate(messages, stop, run_manager, **kwargs)
+                return self._reply(messages, run_manager, **kwargs)
+        return self._reply(messages, run_manager, **kwargs)
+
+    def _reply(
+        self,
+        messages: list[BaseMessage],
+        run_manager: CallbackManagerForLLMRun | None,
+        **kwargs: Any,
+    ) -> ChatResult:
         tools = [ToolSpec.from_openai(tool) for tool in kwargs.get("tools") or []]
         if self.structured and len(tools) == 1:
             return self._structured(messages, tools[0], run_manager)
