@@ -6,7 +6,7 @@ arguments are generated under the grammar) and the tool answers with a page whos
 from turn to turn. Per policy: prefill tokens, reuse ratio, per-turn latency (median, p95, slope
 over the turn index), peak KV tokens, overflow. Writes a JSON report and a latency chart.
 
-    .venv/bin/python bench/context_bench.py --turns 60 --n-ctx 2048 \\
+    .venv/bin/python bench/context_bench.py --turns 60 --ctx 2048 \\
         --chart docs/context_bench.png --report docs/context_bench.json
 """
 
@@ -112,7 +112,7 @@ TOOL = as_tool(read_page)
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--turns", type=int, default=60)
-    parser.add_argument("--n-ctx", type=int, default=2048)
+    parser.add_argument("--ctx", "--n-ctx", dest="n_ctx", type=int, default=2048)
     parser.add_argument("--chart", type=Path, default=Path("docs/context_bench.png"))
     parser.add_argument("--report", type=Path, default=Path("docs/context_bench.json"))
     args = parser.parse_args()

@@ -55,7 +55,7 @@ def test_cells_round_up_like_llama_cpp() -> None:
 
 @pytest.mark.llm
 def test_models_info_plans_sessions_for_a_memory_budget(model_path: Path) -> None:
-    done = agentlab("models", "info", "--ctx", "8192", "--kv-type", "q8_0", "--memory", "4GiB",
+    done = agentlab("models", "info", "--ctx", "8192", "--kv-type", "q8_0", "--ram", "4GiB",
                     "--json")  # fmt: skip
     plan = json.loads(done.stdout)["kv_plan"][0]
     assert plan["bytes_per_session"] == 8192 * 6528

@@ -27,6 +27,20 @@ from agentlab.cli._eval import SuiteTask, load_suite, run_suite, suite_checker
 from agentlab.cli._graph_png import draw_png
 from agentlab.cli._memory import memory_app
 from agentlab.cli._models import models_app
+from agentlab.cli._options import (
+    CtxOpt,
+    ExpectOpt,
+    GpuOpt,
+    JsonOpt,
+    KvOpt,
+    ModelOpt,
+    NoMemoryOpt,
+    PolicyOpt,
+    StepsOpt,
+    TeamOpt,
+    ToolsOpt,
+    TraceOpt,
+)
 from agentlab.cli._patterns import PATTERNS, build_pattern, pattern_options
 from agentlab.cli._run import RunResult, pending_call, run_task
 from agentlab.cli._threads import ThreadRecord, load_thread, save_thread
@@ -58,34 +72,6 @@ app.add_typer(threads_app, name="threads")
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
-
-ToolsOpt = Annotated[
-    str | None, typer.Option("--tools", help="MODULE:ATTR[,MODULE:ATTR...]: functions or tools")
-]
-ModelOpt = Annotated[str | None, typer.Option("--model", help="known model name or GGUF path")]
-StepsOpt = Annotated[int | None, typer.Option("--max-steps", help="model turns per run", min=1)]
-JsonOpt = Annotated[bool, typer.Option("--json", help="print one JSON object on stdout")]
-CtxOpt = Annotated[int | None, typer.Option("--n-ctx", help="context window in tokens")]
-KvOpt = Annotated[
-    str | None, typer.Option("--kv-type", help="KV cache type for K and V: f16, q8_0, q4_0")
-]
-GpuOpt = Annotated[
-    int | None, typer.Option("--gpu-layers", help="layers offloaded to the GPU; -1 = all")
-]
-ExpectOpt = Annotated[
-    list[str] | None,
-    typer.Option("--expect", help="reflexion: a string the answer must contain (repeatable)"),
-]
-TeamOpt = Annotated[
-    str | None, typer.Option("--team", help="multi-agent: a JSON or TOML team file")
-]
-NoMemoryOpt = Annotated[
-    bool, typer.Option("--no-memory", help="no recall before the run, no episode after it")
-]
-PolicyOpt = Annotated[
-    str | None,
-    typer.Option("--context-policy", help="cache-aware (default), sliding or none"),
-]
 
 
 def _overrides(model: str | None, max_steps: int | None, n_ctx: int | None,
@@ -189,7 +175,7 @@ def run(
     thread: Annotated[str | None, typer.Option("--thread", help="continue this thread")] = None,
     max_steps: StepsOpt = None,
     as_json: JsonOpt = False,
-    trace: Annotated[Path | None, typer.Option("--trace", help="JSON-lines trace file")] = None,
+    trace: TraceOpt = None,
     n_ctx: CtxOpt = None,
     kv_type: KvOpt = None,
     gpu_layers: GpuOpt = None,
@@ -241,7 +227,7 @@ def resume(
         str | None, typer.Option("--edit", help="run it with these JSON arguments instead")
     ] = None,
     as_json: JsonOpt = False,
-    trace: Annotated[Path | None, typer.Option("--trace", help="JSON-lines trace file")] = None,
+    trace: TraceOpt = None,
 ) -> None:
     """Continue a thread: answer its pending approval, or finish a run that was cut off."""
     home_settings = load_settings()
@@ -320,7 +306,7 @@ def eval_(
     model: ModelOpt = None,
     max_steps: StepsOpt = None,
     as_json: JsonOpt = False,
-    trace: Annotated[Path | None, typer.Option("--trace", help="JSON-lines trace file")] = None,
+    trace: TraceOpt = None,
     n_ctx: CtxOpt = None,
     kv_type: KvOpt = None,
     gpu_layers: GpuOpt = None,
@@ -350,7 +336,7 @@ def eval_(
     are means over the N repeats.
     """
     run_only = {"--pattern": pattern, "--tools": tools, "--model": model,
-                "--max-steps": max_steps, "--trace": trace, "--n-ctx": n_ctx,
+                "--max-steps": max_steps, "--trace": trace, "--ctx": n_ctx,
                 "--kv-type": kv_type, "--gpu-layers": gpu_layers,
                 "--context-policy": context_policy, "--team": team, "--repeat": repeat}  # fmt: skip
     if compare is not None:

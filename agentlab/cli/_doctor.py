@@ -19,12 +19,13 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import typer
 from rich.console import Console
 from rich.table import Column, Table
 
+from agentlab.cli._options import JsonOpt, ModelOpt
 from agentlab.config import Settings, load_settings
 from agentlab.errors import AgentlabError
 from agentlab.llm._native import (
@@ -317,8 +318,8 @@ def run_checks(settings: Settings) -> list[Check]:
 
 
 def doctor(
-    model: Annotated[str | None, typer.Option("--model", help="model name or GGUF path")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+    model: ModelOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Check this machine, the llama.cpp build and agentlab's setup; exit 1 if anything fails."""
     settings = load_settings(model=model)

@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from agentlab.cli._options import JsonOpt
 from agentlab.config import load_settings
 from agentlab.errors import UsageError
 from agentlab.memory import AgentMemory, Memory, MemoryFilter, RetrievalMode
@@ -26,7 +27,6 @@ memory_app = typer.Typer(
 )
 out = Console(highlight=False)
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="print one JSON object")]
 NamespaceOpt = Annotated[
     str | None, typer.Option("--namespace", help="only this namespace (and those below it)")
 ]

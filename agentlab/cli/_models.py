@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 from rich.table import Column, Table
 
+from agentlab.cli._options import CtxOpt, JsonOpt, KvOpt
 from agentlab.config import DEFAULT_MODEL, load_settings
 from agentlab.errors import UsageError
 from agentlab.gguf_info import KV_BYTES_PER_ELEMENT, KV_FORMULA, KvPlan, plan_kv, read_model_info
@@ -75,26 +76,23 @@ def list_() -> None:
 @models_app.command()
 def info(
     name: Annotated[str | None, typer.Argument(help="known model name or GGUF path")] = None,
-    ctx: Annotated[
-        int | None, typer.Option("--ctx", help="plan the KV cache for this context", min=1)
+    ctx: CtxOpt = None,
+    kv_type: KvOpt = None,
+    ram: Annotated[
+        str | None, typer.Option("--ram", help="memory for weights and KV caches, e.g. 8GiB")
     ] = None,
-    kv_type: Annotated[
-        str | None, typer.Option("--kv-type", help="f16, q8_0 or q4_0 (default: all)")
-    ] = None,
-    memory: Annotated[
-        str | None, typer.Option("--memory", help="memory budget, e.g. 8GiB, 512MB")
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Describe a model: architecture, attention shape (GQA), KV-cache bytes per token, and with
-    --ctx the KV cache per session and how many sessions fit --memory."""
+    --ctx the KV cache per session (of every KV type unless --kv-type is given) and how many
+    sessions fit in --ram."""
     if kv_type is not None and kv_type not in KV_BYTES_PER_ELEMENT:
         raise UsageError(f"unknown --kv-type {kv_type!r}; choose f16, q8_0 or q4_0")
-    budget = parse_size(memory) if memory is not None else None
+    budget = parse_size(ram) if ram is not None else None
     settings = load_settings(model=name)
     path = resolve_model(settings.model, settings.model_dir)
     model_info = read_model_info(Path(path))
-    plan_ctx = ctx or (settings.n_ctx if memory is not None or kv_type is not None else None)
+    plan_ctx = ctx or (settings.n_ctx if ram is not None or kv_type is not None else None)
     kv_types = [kv_type] if kv_type else list(KV_BYTES_PER_ELEMENT)
     plans = [plan_kv(model_info, plan_ctx, t, budget) for t in kv_types] if plan_ctx else []
     if as_json:
@@ -153,5 +151,5 @@ def parse_size(text: str) -> int:
     match = _SIZE.fullmatch(text)
     unit = match.group(2).lower() if match else None
     if match is None or unit not in _UNITS:
-        raise UsageError(f"--memory {text!r} is not a size; write e.g. 8GiB, 512MB or 1000000")
+        raise UsageError(f"--ram {text!r} is not a size; write e.g. 8GiB, 512MB or 1000000")
     return int(float(match.group(1)) * _UNITS[unit])

@@ -12,6 +12,7 @@ from langchain_core.tools import BaseTool
 from rich.console import Console
 from rich.table import Table
 
+from agentlab.cli._options import JsonOpt
 from agentlab.config import load_settings
 from agentlab.tools import ApprovalPolicy, ToolStats, discover_plugins, load_tools, meta_of
 
@@ -39,7 +40,7 @@ def list_(
     tools: Annotated[
         str | None, typer.Option("--tools", help="also show these MODULE:ATTR[,...] tools")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Built-in tools, installed plugins (entry-point group agentlab.tools) and --tools."""
     settings = load_settings()
@@ -70,7 +71,7 @@ def list_(
 
 @tools_app.command("stats")
 def stats(
-    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Per-tool calls, success rate, latency and cost, recorded under AGENTLAB_HOME."""
     settings = load_settings()
