@@ -1,10 +1,18 @@
-"""Test doubles for graph logic: a chat model that replays scripted turns.
+"""Test doubles: a chat model that replays scripted turns, an engine that replays scripted
+completions, deterministic embeddings, and a clock to move by hand.
 
     model = ScriptedChatModel(turns=[
         call("get_weather", city="Oslo"),
         answer("It is 4 °C in Oslo."),
     ])
     agent = build_react_agent(model, [get_weather])
+
+``ScriptedChatModel`` skips the model's protocol: tool calls arrive as scripted. To test the
+protocol too (prompt rendering, the turn's schema, parsing, the loop breaker, usage figures and
+the prefix cache), run a real ``LlamaChatModel`` on a ``ScriptedEngine``:
+
+    engine = ScriptedEngine(['{"thought": "t", "tool": "get_weather", "args": {"city": "Oslo"}}'])
+    model = LlamaChatModel(engine=engine)
 
 Scripted models test your graph's wiring, never model behaviour.
 """
@@ -15,7 +23,10 @@ import hashlib
 import math
 import re
 import uuid
-from collections.abc import Callable, Sequence
+import zlib
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
@@ -28,7 +39,18 @@ from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import Field
 
-__all__ = ["HashEmbeddings", "ScriptedChatModel", "answer", "call"]
+from agentlab.errors import ContextOverflowError
+from agentlab.llm.engine import Completion
+
+__all__ = [
+    "EngineCall",
+    "FakeClock",
+    "HashEmbeddings",
+    "ScriptedChatModel",
+    "ScriptedEngine",
+    "answer",
+    "call",
+]
 
 
 def call(name: str, /, **args: Any) -> AIMessage:
@@ -118,3 +140,115 @@ class HashEmbeddings(Embeddings):
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         return [self.embed_query(text) for text in texts]
+
+
+@dataclass(frozen=True)
+class EngineCall:
+    """One ``complete`` call a :class:`ScriptedEngine` received."""
+
+    prompt: str
+    schema: str  # the JSON schema of the turn, as JSON text
+    max_tokens: int
+    temperature: float
+    kept_cache: bool  # made inside ``keeping_cache()``: a side call
+
+
+class ScriptedEngine:
+    """An :class:`~agentlab.llm.Engine` that replays ``texts`` (the JSON turns a model would
+    write) in order, one per ``complete`` call, and records every call in ``calls``.
+
+    Tokens are words and punctuation marks, each a stable number: deterministic counts for
+    context budgets. Like a prefix cache, each call reports as reused the tokens its prompt
+    shares from the start with the previous conversation prompt; calls inside
+    ``keeping_cache()`` (``keeping`` is then true) leave that prompt in place. Timings are one
+    millisecond per evaluated prompt token and per generated token. Raises ``IndexError`` when
+    called more often than scripted, and ``ContextOverflowError`` like a real engine.
+    """
+
+    def __init__(
+        self, texts: Sequence[str], *, name: str = "scripted.gguf", n_ctx: int = 4096
+    ) -> None:
+        self.texts = list(texts)
+        self.calls: list[EngineCall] = []
+        self.keeping = False
+        self._name = name
+        self._n_ctx = n_ctx
+        self._cached: list[int] = []  # the tokens of the last prompt outside keeping_cache
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def n_ctx(self) -> int:
+        return self._n_ctx
+
+    def tokenize(self, text: str) -> list[int]:
+        return [zlib.crc32(piece.encode()) for piece in re.findall(r"\w+|[^\w\s]", text)]
+
+    def complete(
+        self,
+        prompt: str,
+        *,
+        schema: str,
+        max_tokens: int,
+        temperature: float,
+        on_text: Callable[[str], Any] | None = None,
+    ) -> Completion:
+        step = len(self.calls)
+        if step >= len(self.texts):
+            raise IndexError(f"scripted engine has {len(self.texts)} texts; call {step + 1} made")
+        tokens = self.tokenize(prompt)
+        if len(tokens) + max_tokens > self.n_ctx:
+            raise ContextOverflowError(
+                f"the prompt has {len(tokens)} tokens and the answer may need {max_tokens}, "
+                f"but the context window holds {self.n_ctx}"
+            )
+        self.calls.append(EngineCall(prompt, schema, max_tokens, temperature, self.keeping))
+        reused = _shared_prefix(self._cached, tokens)
+        self._cached = tokens
+        text = self.texts[step]
+        if on_text is not None:
+            on_text(text)
+        generated = len(self.tokenize(text))
+        return Completion(
+            text=text,
+            prompt_tokens=len(tokens),
+            reused_tokens=reused,
+            completion_tokens=generated,
+            prefill_ms=float(len(tokens) - reused),
+            decode_ms=float(generated),
+            finish_reason="stop",
+        )
+
+    @contextmanager
+    def keeping_cache(self) -> Iterator[None]:
+        saved, outer = self._cached, self.keeping
+        self.keeping = True
+        try:
+            yield
+        finally:
+            self._cached, self.keeping = saved, outer
+
+
+def _shared_prefix(old: Sequence[int], new: Sequence[int]) -> int:
+    shared = 0
+    for a, b in zip(old, new, strict=False):
+        if a != b:
+            break
+        shared += 1
+    return shared
+
+
+class FakeClock:
+    """A clock for code that takes ``clock: Callable[[], float]``: returns ``now`` (seconds
+    since the epoch) until a test sets it or calls ``advance``."""
+
+    def __init__(self, now: float = 1_800_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds

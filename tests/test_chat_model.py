@@ -1,65 +1,99 @@
-"""LlamaChatModel logic over a scripted engine: tool choice, loop breaker, usage figures."""
+"""LlamaChatModel's protocol over a scripted engine: the turn's schema, tool calls, the loop
+breaker, usage figures with the prefix cache, side calls, and the Engine protocol itself."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
-from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+import pytest
+from langchain_core.callbacks import BaseCallbackHandler
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
+from langchain_core.utils.function_calling import convert_to_openai_tool
+from pydantic import BaseModel
 
-from agentlab.llm import Completion, LlamaChatModel, LlamaEngine
+from agentlab.errors import ContextOverflowError
+from agentlab.llm import Engine, LlamaChatModel, LlamaEngine, SupportsSideCalls, side_model
+from agentlab.llm.protocol import ToolSpec, action_schema, render_prompt
+from agentlab.testing import ScriptedChatModel, ScriptedEngine
 from agentlab.tools.demo import TOOLS
 
-
-class ScriptedEngine(LlamaEngine):
-    """Returns scripted texts and records the grammar-bearing calls (no llama.cpp)."""
-
-    def __init__(self, texts: list[str]) -> None:
-        self.path = Path("scripted.gguf")
-        self.texts = texts
-        self.calls: list[dict[str, Any]] = []
-
-    def complete(self, prompt: str, **kwargs: Any) -> Completion:
-        self.calls.append({"prompt": prompt, **kwargs})
-        text = self.texts[len(self.calls) - 1]
-        return Completion(text, 100, 90, 10, 5.0, 50.0, "stop")
+WEATHER_CALL = '{"thought": "t", "tool": "get_weather", "args": {"city": "Oslo"}}'
+SPECS = [ToolSpec.from_openai(convert_to_openai_tool(t)) for t in TOOLS]
 
 
-def model_with(texts: list[str]) -> tuple[LlamaChatModel, ScriptedEngine]:
-    engine = ScriptedEngine(texts)
+def model_with(texts: list[str], **options: Any) -> tuple[LlamaChatModel, ScriptedEngine]:
+    engine = ScriptedEngine(texts, **options)
     return LlamaChatModel(engine=engine), engine
 
 
-WEATHER_CALL = '{"thought": "t", "tool": "get_weather", "args": {"city": "Oslo"}}'
+def weather_result(call: AIMessage, text: str = "Oslo: 4 °C") -> ToolMessage:
+    return ToolMessage(text, tool_call_id=call.tool_calls[0]["id"], name="get_weather")
+
+
+def test_the_scripted_engine_is_an_engine() -> None:
+    assert isinstance(ScriptedEngine([]), Engine)
+
+
+@pytest.mark.llm
+def test_the_in_process_engine_is_an_engine(chat_model: LlamaChatModel) -> None:
+    assert isinstance(chat_model.engine, LlamaEngine) and isinstance(chat_model.engine, Engine)
+    assert chat_model.engine.name.endswith(".gguf") and chat_model.engine.n_ctx == 4096
 
 
 def test_tool_call_output_becomes_tool_calls_with_usage() -> None:
-    model, _ = model_with([WEATHER_CALL])
+    model, engine = model_with([WEATHER_CALL])
     message = model.bind_tools(TOOLS).invoke([HumanMessage("weather in Oslo?")])
     assert isinstance(message, AIMessage)
     assert message.tool_calls[0]["name"] == "get_weather"
-    assert message.usage_metadata is not None
-    assert message.usage_metadata["input_token_details"]["cache_read"] == 90
-    assert message.response_metadata["prefill_ms"] == 5.0
+    assert message.tool_calls[0]["args"] == {"city": "Oslo"}
+    (sent,) = engine.calls
+    assert sent.prompt == render_prompt([HumanMessage("weather in Oslo?")], SPECS)
+    assert sent.schema == json.dumps(action_schema(SPECS, "auto"))
+    usage = message.usage_metadata
+    assert usage is not None
+    assert usage["input_tokens"] == len(engine.tokenize(sent.prompt))
+    assert usage["output_tokens"] == len(engine.tokenize(WEATHER_CALL))
+    assert usage["input_token_details"]["cache_read"] == 0  # nothing cached before
+    assert message.response_metadata["model_name"] == "scripted.gguf"
+    assert message.response_metadata["prefill_ms"] == usage["input_tokens"]
+
+
+def test_a_tool_loop_reuses_the_cached_prompt_of_the_previous_turn() -> None:
+    model, engine = model_with([WEATHER_CALL, '{"thought": "t", "answer": "4 °C in Oslo"}'])
+    bound = model.bind_tools(TOOLS)
+    history: list[BaseMessage] = [HumanMessage("weather in Oslo?")]
+    first = bound.invoke(history)
+    history += [first, weather_result(first)]
+    final = bound.invoke(history)
+    assert final.text == "4 °C in Oslo" and not final.tool_calls
+    assert engine.calls[1].prompt.startswith(engine.calls[0].prompt)  # only appended to
+    usage = final.usage_metadata
+    assert usage is not None
+    assert usage["input_token_details"]["cache_read"] == len(
+        engine.tokenize(engine.calls[0].prompt)
+    )
+    assert usage["input_tokens"] > usage["input_token_details"]["cache_read"]
 
 
 def test_repeated_identical_call_is_replaced_by_a_forced_answer() -> None:
     first = AIMessage(
         content="", tool_calls=[{"name": "get_weather", "args": {"city": "Oslo"}, "id": "1"}]
     )
-    history = [
-        HumanMessage("weather in Oslo?"),
-        first,
-        ToolMessage("Oslo: 4 °C", tool_call_id="1", name="get_weather"),
-    ]
+    history = [HumanMessage("weather in Oslo?"), first, weather_result(first)]
     model, engine = model_with([WEATHER_CALL, '{"thought": "t", "answer": "4 °C"}'])
     message = model.bind_tools(TOOLS).invoke(history)
     assert message.text == "4 °C" and not message.tool_calls
     assert message.response_metadata["loop_breaker"] is True
-    assert len(engine.calls) == 2
-    assert engine.calls[0]["grammar"] is not engine.calls[1]["grammar"]
-    assert message.usage_metadata is not None and message.usage_metadata["input_tokens"] == 200
+    assert [c.schema for c in engine.calls] == [
+        json.dumps(action_schema(SPECS, "auto")),
+        json.dumps(action_schema(SPECS, "answer")),
+    ]
+    prompt_tokens = len(engine.tokenize(engine.calls[0].prompt))
+    usage = message.usage_metadata
+    assert usage is not None and usage["input_tokens"] == 2 * prompt_tokens
+    # the forced answer has the same prompt: all of it was cached
+    assert usage["input_token_details"]["cache_read"] == prompt_tokens
 
 
 def test_a_new_argument_is_not_a_repeat() -> None:
@@ -72,14 +106,95 @@ def test_a_new_argument_is_not_a_repeat() -> None:
     assert message.tool_calls and len(engine.calls) == 1
 
 
-def test_tool_choice_selects_the_grammar() -> None:
-    from langchain_core.utils.function_calling import convert_to_openai_tool
-
-    from agentlab.llm.chat_model import _grammar
-    from agentlab.llm.protocol import ToolSpec, action_schema
-
-    specs = [ToolSpec.from_openai(convert_to_openai_tool(t)) for t in TOOLS]
-    model, engine = model_with([WEATHER_CALL])
+def test_tool_choice_selects_the_schema() -> None:
+    model, engine = model_with([WEATHER_CALL, WEATHER_CALL])
     model.bind_tools(TOOLS, tool_choice="get_weather").invoke([HumanMessage("q")])
-    expected = _grammar(json.dumps(action_schema(specs, "get_weather")))
-    assert engine.calls[0]["grammar"] is expected
+    model.bind_tools(TOOLS, tool_choice="any").invoke([HumanMessage("q")])
+    assert [c.schema for c in engine.calls] == [
+        json.dumps(action_schema(SPECS, "get_weather")),
+        json.dumps(action_schema(SPECS, "required")),
+    ]
+
+
+def test_streamed_text_reaches_callbacks() -> None:
+    class Collect(BaseCallbackHandler):
+        def __init__(self) -> None:
+            self.tokens: list[str] = []
+
+        def on_llm_new_token(self, token: str, **kwargs: Any) -> None:
+            self.tokens.append(token)
+
+    collect = Collect()
+    model, _ = model_with([WEATHER_CALL])
+    model.bind_tools(TOOLS).invoke([HumanMessage("q")], {"callbacks": [collect]})
+    assert "".join(collect.tokens) == WEATHER_CALL
+
+
+def test_token_counts_come_from_the_engine() -> None:
+    model, engine = model_with([])
+    messages = [HumanMessage("weather in Oslo?")]
+    assert model.get_num_tokens("a b, c") == 4  # words and punctuation marks
+    counted = model.get_num_tokens_from_messages(messages, tools=TOOLS)
+    assert counted == len(engine.tokenize(render_prompt(messages, SPECS)))
+
+
+def test_a_prompt_past_the_context_window_is_an_overflow() -> None:
+    model, engine = model_with([WEATHER_CALL], n_ctx=64)
+    with pytest.raises(ContextOverflowError):
+        model.bind_tools(TOOLS).invoke([HumanMessage("weather in Oslo?")])
+    assert engine.calls == []
+
+
+class Verdict(BaseModel):
+    correct: bool
+    reason: str
+
+
+def test_side_calls_keep_the_conversation_cache() -> None:
+    model, engine = model_with(
+        [
+            WEATHER_CALL,
+            json.dumps({"correct": True, "reason": "fine"}),  # structured output: the object
+            '{"thought": "t", "answer": "4 °C"}',
+        ]
+    )
+    bound = model.bind_tools(TOOLS)
+    history: list[BaseMessage] = [HumanMessage("weather in Oslo?")]
+    first = bound.invoke(history)
+    judge = side_model(model).with_structured_output(Verdict)
+    verdict = judge.invoke([HumanMessage("Is it right?")])
+    assert verdict == Verdict(correct=True, reason="fine")
+    history += [first, weather_result(first)]
+    final = bound.invoke(history)
+    assert [c.kept_cache for c in engine.calls] == [False, True, False]
+    assert not engine.keeping
+    usage = final.usage_metadata
+    assert usage is not None  # as if the side call had not run in between
+    assert usage["input_token_details"]["cache_read"] == len(
+        engine.tokenize(engine.calls[0].prompt)
+    )
+
+
+def test_side_model_is_an_explicit_capability() -> None:
+    model, _ = model_with([])
+    assert isinstance(model, SupportsSideCalls)
+    side = side_model(model)
+    assert isinstance(side, LlamaChatModel) and side is not model and side.engine is model.engine
+    assert not model.side_calls and side.side_calls
+    scripted = ScriptedChatModel(turns=[])
+    assert side_model(scripted) is scripted  # no prefix cache to keep: the model itself
+
+
+def test_the_engine_counts_reuse_like_a_prefix_cache() -> None:
+    engine = ScriptedEngine(["{}"] * 4)
+
+    def reused(prompt: str) -> int:
+        return engine.complete(prompt, schema="{}", max_tokens=8, temperature=0.0).reused_tokens
+
+    assert reused("a b c") == 0
+    assert reused("a b c d") == 3
+    with engine.keeping_cache():
+        assert reused("x y") == 0
+    assert reused("a b e") == 2  # the prompt before the side call was kept
+    with pytest.raises(IndexError, match="4 texts; call 5"):
+        reused("a")

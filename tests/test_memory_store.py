@@ -19,7 +19,7 @@ import pytest
 
 from agentlab.errors import StoreError, UsageError
 from agentlab.memory import MAX_MEMORY_CHARS, MemoryFilter, MemoryStore
-from agentlab.testing import HashEmbeddings
+from agentlab.testing import FakeClock, HashEmbeddings
 
 CHROMA = Path(sys.executable).with_name("chroma")
 
@@ -57,21 +57,13 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     log.close()
 
 
-class Clock:
-    def __init__(self, now: float = 1_800_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture(params=["embedded", "server"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MemoryStore]:
     url = request.getfixturevalue("chroma_server") if request.param == "server" else None
     # each test gets its own collection on the shared server: a fresh embedder name
     embedder = f"hash-{tmp_path.name}"
     opened = MemoryStore(tmp_path / "memory", HashEmbeddings(), embedder=embedder,
-                         chroma_url=url, clock=Clock())  # fmt: skip
+                         chroma_url=url, clock=FakeClock())  # fmt: skip
     yield opened
     opened.close()
 
@@ -99,10 +91,10 @@ def test_write_get_and_search_in_every_mode(store: MemoryStore) -> None:
 
 def test_filters_by_namespace_kind_time_and_metadata(store: MemoryStore) -> None:
     clock = store.clock
-    assert isinstance(clock, Clock)
+    assert isinstance(clock, FakeClock)
     store.add("alice likes green tea", namespace="users/alice", kind="preference", id="a1",
               metadata={"source": "chat"})  # fmt: skip
-    clock.now += 100
+    clock.advance(100)
     store.add("bob likes black tea", namespace="users/bob", kind="preference", id="b1",
               metadata={"source": "email"})  # fmt: skip
     store.add("team tea budget is 20 euros", namespace="team", kind="fact", id="t1")
@@ -149,8 +141,8 @@ def test_same_id_replaces_the_memory(store: MemoryStore) -> None:
 def test_touch_reinforces(store: MemoryStore) -> None:
     store.add("the build cache is on nas-3", id="cache")
     clock = store.clock
-    assert isinstance(clock, Clock)
-    clock.now += 1000
+    assert isinstance(clock, FakeClock)
+    clock.advance(1000)
     store.touch(["cache"])
     memory = store.get("cache")
     assert memory is not None

@@ -15,22 +15,15 @@ from typing import Any
 import pytest
 
 from agentlab.errors import RunError, UsageError
+from agentlab.testing import FakeClock
 from agentlab.tools._stats import MAX_CALLS_PER_TOOL, MAX_ERROR_CHARS, ToolStat, ToolStats
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-class FakeClock:
-    def __init__(self, now: float = 1_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(now=1_000.0)
 
 
 @pytest.fixture
@@ -46,10 +39,10 @@ def rows(path: Path) -> list[tuple[Any, ...]]:
 
 def test_summary_numbers(stats: ToolStats, clock: FakeClock) -> None:
     for ms in range(1, 11):  # 1..10 ms, the 4th and 8th fail
-        clock.now += 1
+        clock.advance(1)
         ok = ms not in (4, 8)
         stats.record("search", ms=ms, ok=ok, cost=0.5 * ms, error=None if ok else f"boom {ms}")
-    clock.now += 1
+    clock.advance(1)
     stats.record("calc", ms=2.0, ok=True, cost=0.0)
 
     calc, search = stats.summary()
@@ -79,7 +72,7 @@ def test_errors_are_truncated(stats: ToolStats) -> None:
 
 def test_recent_failures_counts_the_tail(stats: ToolStats, clock: FakeClock) -> None:
     for ok in (False, True, False, False):
-        clock.now += 1
+        clock.advance(1)
         stats.record("t", ms=1, ok=ok, cost=0)
     assert stats.recent_failures("t") == 2
     assert stats.recent_failures("other") == 0
@@ -100,11 +93,11 @@ def test_breaker_stays_closed_when_a_success_breaks_the_run(
     stats: ToolStats, clock: FakeClock
 ) -> None:
     for ok in (False, False, True):
-        clock.now += 1
+        clock.advance(1)
         stats.record("t", ms=1, ok=ok, cost=0)
     assert not stats.is_open("t")
     for ok in (False, True, False, False):
-        clock.now += 1
+        clock.advance(1)
         stats.record("t", ms=1, ok=ok, cost=0)
     assert not stats.is_open("t")
 
@@ -114,13 +107,13 @@ def test_breaker_half_opens_after_cooldown_and_closes_on_success(
 ) -> None:
     for _ in range(3):
         stats.record("t", ms=1, ok=False, cost=0)
-    clock.now += 299
+    clock.advance(299)
     assert stats.is_open("t")
-    clock.now += 1
+    clock.advance(1)
     assert not stats.is_open("t")  # half-open: offered again
     stats.record("t", ms=1, ok=False, cost=0)
     assert stats.is_open("t")  # the trial failed: open for another cooldown
-    clock.now += 10
+    clock.advance(10)
     assert stats.is_open("t", cooldown_s=11)
     assert not stats.is_open("t", cooldown_s=10)
     stats.record("t", ms=1, ok=True, cost=0)
@@ -137,7 +130,7 @@ def test_pruning_keeps_the_newest_calls(tmp_path: Path, clock: FakeClock) -> Non
     path = tmp_path / "stats.db"
     with ToolStats(path, clock=clock, keep=5) as store:
         for i in range(12):
-            clock.now += 1
+            clock.advance(1)
             store.record("a", ms=i, ok=True, cost=0)
             store.record("b", ms=i, ok=True, cost=0)
         assert [(s.name, s.calls) for s in store.summary()] == [("a", 5), ("b", 5)]
@@ -148,7 +141,7 @@ def test_default_bound(tmp_path: Path, clock: FakeClock) -> None:
     path = tmp_path / "stats.db"
     with ToolStats(path, clock=clock) as store:
         for _ in range(MAX_CALLS_PER_TOOL + 3):
-            clock.now += 1
+            clock.advance(1)
             store.record("a", ms=1, ok=True, cost=0)
         (stat,) = store.summary()
     assert stat.calls == MAX_CALLS_PER_TOOL == len(rows(path))

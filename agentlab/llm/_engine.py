@@ -1,8 +1,14 @@
-"""A loaded llama.cpp model: tokenizing, and grammar-constrained completion with usage figures."""
+"""The in-process engine: a llama.cpp model loaded with llama-cpp-python.
+
+It turns each turn's JSON schema into a GBNF grammar, decodes under it with its own sampler, and
+keeps the prompt prefix in llama.cpp's KV cache (also across side calls, and across processes
+through the disk prefix store). Only public llama-cpp-python attributes and the C API are used.
+"""
 
 from __future__ import annotations
 
 import ctypes
+import functools
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -21,7 +27,6 @@ from agentlab.llm.engine import Completion
 
 if TYPE_CHECKING:
     from llama_cpp import Llama
-    from llama_cpp.llama_grammar import LlamaGrammar
 
 __all__ = ["LlamaEngine"]
 
@@ -29,7 +34,8 @@ _GGML_TYPES = {"f16": 1, "q8_0": 8, "q4_0": 2}  # ggml_type values (llama_cpp.GG
 
 
 class LlamaEngine:
-    """One llama.cpp context. Calls are serialized: a context holds a single KV cache."""
+    """One llama.cpp context (an :class:`~agentlab.llm.Engine`). Calls are serialized: a
+    context holds a single KV cache."""
 
     def __init__(
         self,
@@ -79,6 +85,10 @@ class LlamaEngine:
         return cls(loaded.llama, path, settings.seed, loaded.buffers, store)
 
     @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
     def n_ctx(self) -> int:
         return int(self.llama.n_ctx())
 
@@ -89,10 +99,9 @@ class LlamaEngine:
         The KV cells of the cached prefix are copied out and put back afterwards: a copy of a
         few MB instead of prefilling the whole prompt again.
         """
-        llama = self.llama
         with self._lock:
             saved = self._seq_state()
-            tokens = list(llama._input_ids[: llama.n_tokens])
+            tokens = self._cached_tokens()
         try:
             yield
         finally:
@@ -103,7 +112,7 @@ class LlamaEngine:
         """Bytes of the context's state: the KV cells in use, in their cache type."""
         import llama_cpp
 
-        return int(llama_cpp.llama_state_get_size(self.llama._ctx.ctx))
+        return int(llama_cpp.llama_state_get_size(self.llama.ctx))
 
     def tokenize(self, text: str) -> list[int]:
         return list(self.llama.tokenize(text.encode("utf-8"), add_bos=False, special=True))
@@ -112,12 +121,13 @@ class LlamaEngine:
         self,
         prompt: str,
         *,
-        grammar: LlamaGrammar,
+        schema: str,
         max_tokens: int,
         temperature: float,
         on_text: Callable[[str], Any] | None = None,
     ) -> Completion:
-        """Generate one turn; the llama.cpp prefix cache reuses whatever the last call shared."""
+        """Generate one turn under ``schema``'s grammar; the llama.cpp prefix cache reuses
+        whatever the last call shared."""
         tokens = self.tokenize(prompt)
         if len(tokens) + max_tokens > self.n_ctx:
             raise ContextOverflowError(
@@ -129,15 +139,19 @@ class LlamaEngine:
             if store is not None and self.llama.n_tokens == 0:
                 self._restore(store, tokens)
             reused = self._cached_prefix(tokens)
-            done = self._generate(tokens, reused, grammar, max_tokens, temperature, on_text)
+            done = self._generate(tokens, reused, _gbnf(schema), max_tokens, temperature, on_text)
             if store is not None and reused < len(tokens) // 2:  # the file missed: refresh it
-                store.save(list(self.llama._input_ids[: self.llama.n_tokens]), self._seq_state())
+                store.save(self._cached_tokens(), self._seq_state())
             return done
+
+    def _cached_tokens(self) -> list[int]:
+        """The tokens whose KV cells the context holds."""
+        return [int(t) for t in self.llama.input_ids[: self.llama.n_tokens]]
 
     def _seq_state(self) -> bytes:
         import llama_cpp
 
-        ctx = self.llama._ctx.ctx
+        ctx = self.llama.ctx
         size = llama_cpp.llama_state_seq_get_size(ctx, 0)
         buffer = (ctypes.c_uint8 * size)()
         written = llama_cpp.llama_state_seq_get_data(ctx, buffer, size, 0)
@@ -148,7 +162,7 @@ class LlamaEngine:
         refuses it, the cache is left empty and the next call prefills from scratch."""
         import llama_cpp
 
-        ctx = self.llama._ctx.ctx
+        ctx = self.llama.ctx
         llama_cpp.llama_memory_seq_rm(llama_cpp.llama_get_memory(ctx), 0, -1, -1)
         data = (ctypes.c_uint8 * len(state)).from_buffer_copy(state)
         restored = llama_cpp.llama_state_seq_set_data(ctx, data, len(state), 0) != 0
@@ -166,7 +180,7 @@ class LlamaEngine:
     def _cached_prefix(self, tokens: list[int]) -> int:
         """How many prompt tokens to keep from the KV cache: the prefix shared with the last call,
         less one when the whole prompt is cached (a token must be evaluated to get logits)."""
-        cached = self.llama._input_ids[: self.llama.n_tokens]
+        cached = self.llama.input_ids[: self.llama.n_tokens]
         shared = 0
         for old, new in zip(cached, tokens, strict=False):
             if old != new:
@@ -178,7 +192,7 @@ class LlamaEngine:
         self,
         tokens: list[int],
         reused: int,
-        grammar: LlamaGrammar,
+        gbnf: str,
         max_tokens: int,
         temperature: float,
         on_text: Callable[[str], Any] | None,
@@ -186,9 +200,9 @@ class LlamaEngine:
         import llama_cpp
 
         llama = self.llama
-        vocab = llama._model.vocab
+        vocab = llama_cpp.llama_model_get_vocab(llama.model)
         n_vocab = llama.n_vocab()
-        sampler = GrammarSampler(llama, grammar, temperature, self.seed)
+        sampler = GrammarSampler(vocab, n_vocab, gbnf, temperature, self.seed)
         generated: list[int] = []
         text = ""
         finish = "length"
@@ -198,7 +212,8 @@ class LlamaEngine:
             llama.eval(tokens[reused:])
             first_token_at = time.perf_counter()
             while len(generated) < max_tokens:
-                logits = np.ctypeslib.as_array(llama._ctx.get_logits_ith(-1), shape=(n_vocab,))
+                last = llama_cpp.llama_get_logits_ith(llama.ctx, -1)
+                logits = np.ctypeslib.as_array(last, shape=(n_vocab,))
                 token = sampler.pick(logits)
                 if llama_cpp.llama_vocab_is_eog(vocab, token):
                     finish = "stop"
@@ -222,6 +237,14 @@ class LlamaEngine:
             decode_ms=(finished - first_token_at) * 1000,
             finish_reason=finish,
         )
+
+
+@functools.lru_cache(maxsize=64)
+def _gbnf(schema: str) -> str:
+    """The GBNF grammar (start rule ``root``) of a JSON schema given as JSON text."""
+    from llama_cpp.llama_grammar import json_schema_to_gbnf
+
+    return str(json_schema_to_gbnf(schema))
 
 
 def _cache_key(path: Path, settings: Settings) -> dict[str, object]:

@@ -16,8 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
-    from llama_cpp import Llama
-    from llama_cpp.llama_grammar import LlamaGrammar
+    from llama_cpp import llama_vocab_p
 
 __all__ = ["GrammarSampler"]
 
@@ -25,18 +24,18 @@ _SHORTLIST = 64  # most likely tokens tried before filtering the whole vocabular
 
 
 class GrammarSampler:
-    """Picks each next token under ``grammar``: greedy at temperature 0, else softmax sampling."""
+    """Picks each next token under ``gbnf`` (a GBNF grammar whose start rule is ``root``):
+    greedy at temperature 0, else softmax sampling."""
 
-    def __init__(self, llama: Llama, grammar: LlamaGrammar, temperature: float, seed: int) -> None:
+    def __init__(
+        self, vocab: llama_vocab_p, n_vocab: int, gbnf: str, temperature: float, seed: int
+    ) -> None:
         import llama_cpp
 
         self._c = llama_cpp
-        self._sampler = llama_cpp.llama_sampler_init_grammar(
-            llama._model.vocab, grammar._grammar.encode("utf-8"), grammar._root.encode("utf-8")
-        )
+        self._sampler = llama_cpp.llama_sampler_init_grammar(vocab, gbnf.encode(), b"root")
         if not self._sampler:
             raise ValueError("llama.cpp rejected the grammar")
-        n_vocab = llama.n_vocab()
         self._all = (llama_cpp.llama_token_data * n_vocab)()
         self._all_view = np.ctypeslib.as_array(self._all)
         self._all_view["id"] = np.arange(n_vocab, dtype=np.int32)

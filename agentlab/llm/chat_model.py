@@ -1,12 +1,11 @@
-"""``LlamaChatModel``: a LangChain chat model over llama.cpp whose tool calls are grammar-bound."""
+"""``LlamaChatModel``: a LangChain chat model over an engine whose tool calls are grammar-bound."""
 
 from __future__ import annotations
 
-import functools
 import json
 import uuid
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
@@ -19,7 +18,7 @@ from pydantic import ConfigDict, Field
 
 from agentlab.config import Settings
 from agentlab.llm._engine import LlamaEngine
-from agentlab.llm.engine import Completion
+from agentlab.llm.engine import Completion, Engine
 from agentlab.llm.protocol import (
     Mode,
     ToolSpec,
@@ -31,14 +30,11 @@ from agentlab.llm.protocol import (
 )
 from agentlab.models import resolve_model
 
-if TYPE_CHECKING:
-    from llama_cpp.llama_grammar import LlamaGrammar
-
 __all__ = ["LlamaChatModel"]
 
 
 class LlamaChatModel(BaseChatModel):
-    """Chat model on an in-process llama.cpp engine.
+    """Chat model on an :class:`~agentlab.llm.Engine` (llama.cpp in-process by default).
 
     With tools bound, every turn is constrained to a call of one bound tool (arguments matching
     its JSON schema) or a final answer, so ``AIMessage.tool_calls`` never names an unknown tool.
@@ -47,7 +43,7 @@ class LlamaChatModel(BaseChatModel):
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
-    engine: LlamaEngine = Field(exclude=True)
+    engine: Engine = Field(exclude=True)
     temperature: float = 0.0
     max_tokens: int = 256
     structured: bool = Field(default=False, exclude=True)  # set by with_structured_output
@@ -56,8 +52,9 @@ class LlamaChatModel(BaseChatModel):
     @classmethod
     def from_settings(cls, settings: Settings) -> LlamaChatModel:
         path = resolve_model(settings.model, settings.model_dir)
+        engine: Engine = LlamaEngine.load(path, settings)
         return cls(
-            engine=LlamaEngine.load(path, settings),
+            engine=engine,
             temperature=settings.temperature,
             max_tokens=settings.max_answer_tokens,
         )
@@ -68,7 +65,7 @@ class LlamaChatModel(BaseChatModel):
 
     @property
     def _identifying_params(self) -> dict[str, Any]:
-        return {"model_path": str(self.engine.path), "temperature": self.temperature}
+        return {"model_name": self.engine.name, "temperature": self.temperature}
 
     def get_num_tokens(self, text: str) -> int:
         return len(self.engine.tokenize(text))
@@ -113,7 +110,7 @@ class LlamaChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        if self.side_calls or kwargs.pop("keep_cache", False):
+        if self.side_calls:
             with self.engine.keeping_cache():
                 return self._reply(messages, run_manager, **kwargs)
         return self._reply(messages, run_manager, **kwargs)
@@ -136,7 +133,7 @@ class LlamaChatModel(BaseChatModel):
             turns.append(self._turn(prompt, tools, "answer", on_text))
             message = parse_turn(turns[-1].text)
             message.response_metadata["loop_breaker"] = True
-        _attach_usage(message, turns, self.engine.path.name)
+        _attach_usage(message, turns, self.engine.name)
         return ChatResult(generations=[ChatGeneration(message=message)])
 
     def _structured(
@@ -151,7 +148,7 @@ class LlamaChatModel(BaseChatModel):
         on_text = run_manager.on_llm_new_token if run_manager else None
         turn = self.engine.complete(
             prompt,
-            grammar=_grammar(json.dumps(structured_schema(tool))),
+            schema=json.dumps(structured_schema(tool)),
             max_tokens=self.max_tokens,
             temperature=self.temperature,
             on_text=on_text,
@@ -163,25 +160,17 @@ class LlamaChatModel(BaseChatModel):
         else:
             call = {"name": tool.name, "args": args, "id": f"call_{uuid.uuid4().hex[:12]}"}
             message = AIMessage(content="", tool_calls=[call], additional_kwargs={"raw": turn.text})
-        _attach_usage(message, [turn], self.engine.path.name)
+        _attach_usage(message, [turn], self.engine.name)
         return ChatResult(generations=[ChatGeneration(message=message)])
 
     def _turn(self, prompt: str, tools: Sequence[ToolSpec], mode: Mode, on_text: Any) -> Completion:
-        schema = json.dumps(action_schema(tools, mode))
         return self.engine.complete(
             prompt,
-            grammar=_grammar(schema),
+            schema=json.dumps(action_schema(tools, mode)),
             max_tokens=self.max_tokens,
             temperature=self.temperature,
             on_text=on_text,
         )
-
-
-@functools.lru_cache(maxsize=64)
-def _grammar(schema_json: str) -> LlamaGrammar:
-    from llama_cpp.llama_grammar import LlamaGrammar
-
-    return LlamaGrammar.from_json_schema(schema_json, verbose=False)
 
 
 def _mode(tool_choice: object) -> Mode:
