@@ -15,6 +15,7 @@ from agentlab.errors import (
     RunError,
     StoreError,
     ToolLoadError,
+    ToolTimeoutError,
     TransientToolError,
     UsageError,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "Settings",
     "StoreError",
     "ToolLoadError",
+    "ToolTimeoutError",
     "Tracer",
     "TransientToolError",
     "Usage",

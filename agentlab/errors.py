@@ -9,6 +9,7 @@ AgentlabError
     ├── ModelPullError      fetching a model from the package registry failed
     ├── ContextOverflowError  the prompt does not fit the model's context window
     ├── StoreError          a local store (SQLite) is unreadable, corrupt or locked
+    ├── ToolTimeoutError    a tool call ran past its timeout
     └── TransientToolError  raised by a tool: this call may succeed if retried
 """
 
@@ -23,6 +24,7 @@ __all__ = [
     "RunError",
     "StoreError",
     "ToolLoadError",
+    "ToolTimeoutError",
     "TransientToolError",
     "UsageError",
 ]
@@ -62,6 +64,10 @@ class ContextOverflowError(RunError):
 
 class StoreError(RunError):
     """A local store (SQLite under ``AGENTLAB_HOME``) cannot be opened or written."""
+
+
+class ToolTimeoutError(RunError):
+    """A tool call ran past its ``timeout_s`` (the model reads it as the call's failure)."""
 
 
 class TransientToolError(RunError):

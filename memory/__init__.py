@@ -8,8 +8,6 @@ symbolic facts with history, and offline embeddings.
 
 from agentlab.memory._agent_memory import RECALL_HEADING, AgentMemory
 from agentlab.memory._embeddings import (
-    EOL_TEMPLATE,
-    EmbedderName,
     LlamaCppEmbeddings,
     MiniLMEmbeddings,
     embeddings_from_settings,
@@ -17,20 +15,16 @@ from agentlab.memory._embeddings import (
 from agentlab.memory._episodic import EPISODE, Episode, EpisodicMemory
 from agentlab.memory._facts import Fact, FactStore
 from agentlab.memory._langgraph import MemoryBaseStore
-from agentlab.memory._records import Hit, Memory, RetrievalMode
-from agentlab.memory._store import RRF_K, SPARSE_WEIGHT, MemoryFilter, MemoryStore, NewMemory
-from agentlab.memory._text import MAX_MEMORY_CHARS, clean_text
+from agentlab.memory._records import Hit, Memory
+from agentlab.memory._store import MemoryFilter, MemoryStore, NewMemory
+from agentlab.memory._text import MAX_MEMORY_CHARS
 from agentlab.memory._tools import memory_tools
 
 __all__ = [
-    "EOL_TEMPLATE",
     "EPISODE",
     "MAX_MEMORY_CHARS",
     "RECALL_HEADING",
-    "RRF_K",
-    "SPARSE_WEIGHT",
     "AgentMemory",
-    "EmbedderName",
     "Episode",
     "EpisodicMemory",
     "Fact",
@@ -43,8 +37,6 @@ __all__ = [
     "MemoryStore",
     "MiniLMEmbeddings",
     "NewMemory",
-    "RetrievalMode",
-    "clean_text",
     "embeddings_from_settings",
     "memory_tools",
 ]

@@ -17,11 +17,11 @@ from typing import Any
 
 from langchain_core.embeddings import Embeddings
 
-from agentlab.config import Settings
+from agentlab.config import Retrieval, Settings
 from agentlab.memory._embeddings import embeddings_from_settings
 from agentlab.memory._episodic import EPISODE, Episode, EpisodicMemory
 from agentlab.memory._facts import FactStore
-from agentlab.memory._records import Hit, Memory, RetrievalMode
+from agentlab.memory._records import Hit, Memory
 from agentlab.memory._store import MemoryFilter, MemoryStore
 
 __all__ = ["RECALL_HEADING", "AgentMemory"]
@@ -48,7 +48,7 @@ class AgentMemory:
     episodes: EpisodicMemory
     facts: FactStore
     namespace: str = "default"
-    mode: RetrievalMode = "hybrid"
+    mode: Retrieval = "hybrid"
     recall_k: int = 4
 
     @classmethod

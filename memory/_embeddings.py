@@ -33,13 +33,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "EOL_TEMPLATE",
-    "EmbedderName",
     "LlamaCppEmbeddings",
     "MiniLMEmbeddings",
     "embeddings_from_settings",
 ]
 
-EmbedderName = Literal["llama", "minilm"]
 _POOLING = {"mean": 1, "eol": 3}  # llama_cpp.LLAMA_POOLING_TYPE_* (3: the last token)
 EOL_TEMPLATE = 'This sentence : "{}" means in one word:"'
 

@@ -14,7 +14,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from agentlab.memory._records import Hit, Memory, RetrievalMode
+from agentlab.config import Retrieval
+from agentlab.memory._records import Hit, Memory
 from agentlab.memory._store import MemoryFilter, MemoryStore
 
 __all__ = ["EPISODE", "Episode", "EpisodicMemory", "Summarizer"]
@@ -96,7 +97,7 @@ class EpisodicMemory:
         *,
         k: int = 3,
         namespace: str | None = None,
-        mode: RetrievalMode = "hybrid",
+        mode: Retrieval = "hybrid",
         reinforce: bool = True,
     ) -> list[Hit]:
         """The ``k`` best episodes for ``query`` by relevance, recency and importance."""

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
-__all__ = ["Hit", "Memory", "RetrievalMode"]
-
-RetrievalMode = Literal["hybrid", "dense", "sparse"]
+__all__ = ["Hit", "Memory"]
 
 
 @dataclass(frozen=True)

@@ -25,9 +25,10 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from agentlab._sqlite import SqliteFile
+from agentlab.config import Retrieval
 from agentlab.errors import StoreError, UsageError
 from agentlab.memory._dense import ChromaIndex
-from agentlab.memory._records import Hit, Memory, RetrievalMode
+from agentlab.memory._records import Hit, Memory
 from agentlab.memory._text import clean_text
 
 __all__ = ["RRF_K", "SPARSE_WEIGHT", "Clock", "MemoryFilter", "MemoryStore", "NewMemory"]
@@ -391,7 +392,7 @@ class MemoryStore:
         query: str,
         *,
         k: int = 5,
-        mode: RetrievalMode = "hybrid",
+        mode: Retrieval = "hybrid",
         scope: MemoryFilter | None = None,
     ) -> builtins.list[Hit]:
         """The ``k`` memories most relevant to ``query``: ``dense`` (embeddings in Chroma),

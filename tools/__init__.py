@@ -1,12 +1,13 @@
 """Tools: wrap typed functions (with metadata), load ``MODULE:ATTR`` specs, decide approvals
 and run calls safely."""
 
+from agentlab.errors import ToolTimeoutError  # raised by tool calls; kept importable from here
 from agentlab.tools._ledger import CallLedger, LedgerEntry
 from agentlab.tools._loading import load_tools
 from agentlab.tools._meta import SideEffects, ToolMeta, meta_of, with_meta
 from agentlab.tools._plugins import ENTRY_POINT_GROUP, PluginTools, discover_plugins
-from agentlab.tools._policy import ApprovalMode, ApprovalPolicy, NeedsApproval
-from agentlab.tools._runner import MAX_OUTPUT_CHARS, ToolRunner, ToolTimeoutError, format_tool_error
+from agentlab.tools._policy import ApprovalPolicy, NeedsApproval
+from agentlab.tools._runner import MAX_OUTPUT_CHARS, ToolRunner, format_tool_error
 from agentlab.tools._sandbox import SandboxLimits, SandboxResult, namespace_problem, run_sandboxed
 from agentlab.tools._selection import ToolOffer
 from agentlab.tools._stats import ToolStat, ToolStats
@@ -16,7 +17,6 @@ from agentlab.tools.python_exec import make_python_exec, python_exec
 __all__ = [
     "ENTRY_POINT_GROUP",
     "MAX_OUTPUT_CHARS",
-    "ApprovalMode",
     "ApprovalPolicy",
     "CallLedger",
     "LedgerEntry",

@@ -11,7 +11,7 @@ from langchain_core.tools import BaseTool
 from agentlab.config import ApprovalMode
 from agentlab.tools._meta import meta_of
 
-__all__ = ["ApprovalMode", "ApprovalPolicy", "NeedsApproval"]
+__all__ = ["ApprovalPolicy", "NeedsApproval"]
 
 
 class NeedsApproval(Protocol):

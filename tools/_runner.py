@@ -16,7 +16,7 @@ from langchain_core.tools import BaseTool
 from langgraph.errors import GraphBubbleUp
 from pydantic import ValidationError
 
-from agentlab.errors import TransientToolError
+from agentlab.errors import ToolTimeoutError, TransientToolError
 from agentlab.tools._ledger import CallLedger
 from agentlab.tools._meta import meta_of
 from agentlab.tracing import TOOL_CALL_EVENT
@@ -25,7 +25,6 @@ __all__ = [
     "MAX_OUTPUT_CHARS",
     "StatsSink",
     "ToolRunner",
-    "ToolTimeoutError",
     "format_tool_error",
 ]
 
@@ -35,10 +34,6 @@ MAX_OUTPUT_CHARS = 100_000
 reach the tokenizer); the context window cuts again to its token limit."""
 
 _TRANSIENT = (TransientToolError, ConnectionError, TimeoutError)
-
-
-class ToolTimeoutError(Exception):
-    """A tool call ran past its ``timeout_s``."""
 
 
 class StatsSink(Protocol):

@@ -8,16 +8,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, cast, get_args
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from agentlab.cli._options import JsonOpt
-from agentlab.config import load_settings
+from agentlab.config import Retrieval, load_settings
 from agentlab.errors import UsageError
-from agentlab.memory import AgentMemory, Memory, MemoryFilter, RetrievalMode
+from agentlab.memory import AgentMemory, Memory, MemoryFilter
 
 __all__ = ["memory_app"]
 
@@ -91,9 +91,9 @@ def search(
     as_json: JsonOpt = False,
 ) -> None:
     """The memories most relevant to QUERY."""
-    if mode not in ("hybrid", "dense", "sparse"):
-        raise UsageError(f"--mode is hybrid, dense or sparse, not {mode!r}")
-    retrieval: RetrievalMode = mode  # type: ignore[assignment]
+    if mode not in get_args(Retrieval):
+        raise UsageError(f"--mode is one of {', '.join(get_args(Retrieval))}, not {mode!r}")
+    retrieval = cast(Retrieval, mode)
     with _memory() as memory:
         hits = memory.store.search(query, k=k, mode=retrieval, scope=_scope(namespace, kind))
     if as_json:
