@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from agentlab.cli._figure import pyplot
+from agentlab.errors import UsageError
+
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 
 
@@ -42,3 +45,18 @@ def test_bad_pattern_or_folder_is_a_usage_error(tmp_path: Path) -> None:
     assert unknown.returncode == 2 and "unknown pattern" in unknown.stderr
     nowhere = agentlab("graph", "react", "--png", str(tmp_path / "no" / "x.png"))
     assert nowhere.returncode == 2 and "does not exist" in nowhere.stderr
+
+
+def test_without_matplotlib_a_chart_says_how_to_install_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # what a missing package looks like
+    with pytest.raises(UsageError, match=r"pip install 'agentlab\[charts\]'"):
+        pyplot()
+
+
+def test_the_command_line_loads_matplotlib_only_to_draw() -> None:
+    probe = "import sys, agentlab.cli._app; print('matplotlib' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"

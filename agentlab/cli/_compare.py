@@ -13,7 +13,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from agentlab.cli._figure import save_png
+from agentlab.cli._figure import pyplot, save_png
 from agentlab.errors import UsageError
 
 __all__ = [
@@ -233,11 +233,7 @@ def print_comparison(out: Console, comparison: dict[str, Any]) -> None:
 def draw_kind_chart(comparison: dict[str, Any], path: Path) -> None:
     """A grouped bar chart of success rate by task kind (and over all), A beside B; written
     atomically (temp file, then rename) so a reader never sees half a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")  # offline, no display
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     groups = {_kind_label(k): g for k, g in comparison["by_kind"].items()}
     groups["all"] = comparison["success"]
     x = range(len(groups))

@@ -1,4 +1,5 @@
-"""Writing a matplotlib figure as a PNG atomically: a temporary file, then a rename."""
+"""Charts need matplotlib, an optional extra (``agentlab[charts]``): it is imported only when a
+chart is drawn, and a PNG is written atomically (a temporary file, then a rename)."""
 
 from __future__ import annotations
 
@@ -7,19 +8,33 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-__all__ = ["save_png"]
+from agentlab.errors import UsageError
+
+__all__ = ["pyplot", "save_png"]
+
+
+def pyplot() -> Any:
+    """``matplotlib.pyplot`` on the offline Agg backend, or a UsageError saying how to get it."""
+    try:
+        import matplotlib
+    except ImportError:
+        raise UsageError(
+            "drawing a chart needs matplotlib: pip install 'agentlab[charts]'"
+        ) from None
+    matplotlib.use("Agg")  # no display needed
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def save_png(fig: Any, path: Path) -> None:
     """Save ``fig`` to ``path`` (never half-written) and close it."""
-    import matplotlib.pyplot as plt
-
     fd, tmp = tempfile.mkstemp(suffix=".png", dir=path.parent or Path("."))
     os.close(fd)
     try:
         fig.savefig(tmp, dpi=120, bbox_inches="tight")
         os.replace(tmp, path)
     finally:
-        plt.close(fig)
+        pyplot().close(fig)
         if os.path.exists(tmp):
             os.unlink(tmp)

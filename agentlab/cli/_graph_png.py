@@ -8,7 +8,7 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
-from agentlab.cli._figure import save_png
+from agentlab.cli._figure import pyplot, save_png
 
 __all__ = ["draw_png"]
 
@@ -34,11 +34,7 @@ def _layers(nodes: list[str], edges: list[tuple[str, str]]) -> dict[str, int]:
 
 def draw_png(graph: Any, path: Path) -> None:
     """Write ``graph.get_graph()`` as a PNG at ``path`` (atomically: temp file, then rename)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     drawable = graph.get_graph()
     nodes = list(drawable.nodes)
     edges = [(e.source, e.target, e.conditional) for e in drawable.edges]
