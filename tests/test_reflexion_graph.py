@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +14,8 @@ from langgraph.types import Command
 
 from agentlab.errors import UsageError
 from agentlab.graphs.reflexion import Verdict, build_reflexion_agent, expect_all
-from agentlab.llm import Completion, LlamaChatModel, LlamaEngine
-from agentlab.testing import ScriptedChatModel, answer, call
+from agentlab.llm import LlamaChatModel
+from agentlab.testing import ScriptedChatModel, ScriptedEngine, answer, call
 from agentlab.tools import tool
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
@@ -195,40 +193,11 @@ def test_an_approval_inside_a_trial_interrupts_the_run_and_resumes(tmp_path: Pat
     assert final["messages"][-1].text == "sent hi" and final["extra"]["passed_on_trial"] == 1
 
 
-class CacheEngine(LlamaEngine):
-    """Scripted llama.cpp engine that records which calls ran inside ``keeping_cache``."""
-
-    def __init__(self, texts: list[str]) -> None:
-        self.path = Path("scripted.gguf")
-        self.texts = texts
-        self.kept: list[bool] = []
-        self.keeping = False
-
-    @property
-    def n_ctx(self) -> int:
-        return 4096
-
-    def tokenize(self, text: str) -> list[int]:
-        return [0] * len(text.split())
-
-    @contextmanager
-    def keeping_cache(self) -> Iterator[None]:
-        self.keeping = True
-        try:
-            yield
-        finally:
-            self.keeping = False
-
-    def complete(self, prompt: str, **kwargs: Any) -> Completion:
-        self.kept.append(self.keeping)
-        return Completion(self.texts[len(self.kept) - 1], 100, 90, 10, 5.0, 50.0, "stop")
-
-
 def test_with_llama_models_the_side_calls_keep_the_trial_prompt_cache() -> None:
     def verdict(correct: bool) -> str:  # structured outputs are the bare object
         return json.dumps({"correct": correct, "reason": "checked"})
 
-    engine = CacheEngine(
+    engine = ScriptedEngine(
         [
             '{"thought": "guess", "answer": "6"}',
             verdict(False),
@@ -242,7 +211,8 @@ def test_with_llama_models_the_side_calls_keep_the_trial_prompt_cache() -> None:
     )
     state = graph.invoke({"messages": [HumanMessage("What is 2+3?")]}, CONFIG)
     assert state["extra"] == {"trials": 2, "reflections": ["Call add."], "passed_on_trial": 2}
-    assert engine.kept == [False, True, True, False, True]  # trials refill, judging does not
+    kept = [c.kept_cache for c in engine.calls]
+    assert kept == [False, True, True, False, True]  # trials refill, judging does not
 
 
 def test_a_new_task_on_the_thread_starts_with_fresh_trials() -> None:
