@@ -13,10 +13,12 @@ import pytest
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
 from langgraph.checkpoint.memory import InMemorySaver
 
+from agentlab.config import default_budget
 from agentlab.context import ContextState, ContextWindow, turns
 from agentlab.errors import UsageError
 from agentlab.graphs.react import build_react_agent
-from agentlab.testing import ScriptedChatModel, answer, call
+from agentlab.llm import LlamaChatModel
+from agentlab.testing import ScriptedChatModel, ScriptedEngine, answer, call
 from agentlab.tools import as_tool
 
 HEAD = [SystemMessage("You are a helpful agent.")]
@@ -139,3 +141,14 @@ def test_hundreds_of_tool_steps_complete_within_the_budget(policy: str) -> None:
 def test_watermarks_out_of_order_are_a_usage_error() -> None:
     with pytest.raises(UsageError, match=r"got low=0\.8 high=0\.6"):
         window(low=0.8, high=0.6)
+
+
+def test_on_an_engine_the_budget_follows_its_window_and_summaries_are_side_calls() -> None:
+    engine = ScriptedEngine(['{"thought": "t", "answer": "pages read"}'] * 20, n_ctx=2048)
+    model = LlamaChatModel(engine=engine, max_tokens=128)
+    assert ContextWindow(model).budget == default_budget(2048, 128)
+    ctx = ContextWindow(model, budget=1000, summary_tokens=20, tool_output_tokens=100)
+    views, prunes = run_growing(ctx, 20)
+    assert prunes >= 1 and len(engine.calls) == prunes  # one summary per prune
+    assert all(call.kept_cache for call in engine.calls)  # the conversation's cache stays
+    assert any("pages read" in m.text for m in views[-1] if isinstance(m, SystemMessage))
