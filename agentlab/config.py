@@ -191,7 +191,13 @@ class Settings(BaseSettings):
 
     @property
     def checkpoint_path(self) -> Path:
+        """LangGraph's checkpoints (its own file: agentlab writes nothing else into it)."""
         return self.home / "checkpoints.sqlite"
+
+    @property
+    def threads_path(self) -> Path:
+        """agentlab's records of the command line's threads: how each was started and ended."""
+        return self.home / "threads.sqlite"
 
     @property
     def memory_path(self) -> Path:

@@ -7,6 +7,8 @@ import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
+from dataclasses import asdict
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -43,7 +45,7 @@ from agentlab.cli._options import (
 )
 from agentlab.cli._patterns import PATTERNS, build_pattern, pattern_options
 from agentlab.cli._run import RunResult, pending_call, run_task
-from agentlab.cli._threads import ThreadRecord, load_thread, save_thread
+from agentlab.cli._threads import ThreadRecord, list_threads, load_thread, note_run, save_thread
 from agentlab.cli._tools import tools_app
 from agentlab.config import Settings, load_settings
 from agentlab.errors import UsageError
@@ -66,7 +68,7 @@ app.add_typer(tools_app, name="tools")
 app.add_typer(memory_app, name="memory")
 app.command()(doctor)
 threads_app = typer.Typer(
-    help="Conversation threads kept in the checkpoint store.", no_args_is_help=True
+    help="Conversation threads run from the command line.", no_args_is_help=True
 )
 app.add_typer(threads_app, name="threads")
 
@@ -205,10 +207,10 @@ def run(
                     f"answer it first: agentlab resume {thread_id} --approve | --reject REASON "
                     "| --edit JSON"
                 )
-            save_thread(settings.checkpoint_path, thread_id,
-                        ThreadRecord(pattern, tools, overrides, options))  # fmt: skip
+            save_thread(settings, thread_id, ThreadRecord(pattern, tools, overrides, options))
             result = _drive(graph, task, thread_id=thread_id, settings=settings, tools=loaded,
                             tracer=tracer, as_json=as_json)  # fmt: skip
+            note_run(settings, thread_id, graph, result)
             _record(memory, pattern, task, result)
     finally:
         tracer.close()
@@ -231,9 +233,9 @@ def resume(
 ) -> None:
     """Continue a thread: answer its pending approval, or finish a run that was cut off."""
     home_settings = load_settings()
-    record = load_thread(home_settings.checkpoint_path, thread_id)
+    record = load_thread(home_settings, thread_id)
     if record is None:
-        raise UsageError(f"no thread {thread_id!r} in {home_settings.checkpoint_path}; "
+        raise UsageError(f"no thread {thread_id!r} in {home_settings.threads_path}; "
                          "see agentlab threads list")  # fmt: skip
     settings = load_settings(**record.overrides)
     loaded = load_tools(record.tools) if record.tools else []
@@ -244,6 +246,7 @@ def resume(
             payload = _resume_payload(graph, thread_id, approve, reject, edit, loaded, as_json)
             result = _drive(graph, payload, thread_id=thread_id, settings=settings,
                             tools=loaded, tracer=tracer, as_json=as_json)  # fmt: skip
+            note_run(settings, thread_id, graph, result)
     finally:
         tracer.close()
     _print_result(result, as_json)
@@ -437,29 +440,20 @@ def graph(
 
 
 @threads_app.command("list")
-def threads_list() -> None:
-    """List conversation threads: messages, last update, and any call waiting for approval."""
-    settings = load_settings()
-    if not settings.checkpoint_path.exists():
+def threads_list(as_json: JsonOpt = False) -> None:
+    """List the threads the command line ran, newest first: pattern, messages, last update,
+    and how the latest run ended (a call waiting for approval, a failure)."""
+    threads = list_threads(load_settings())
+    if as_json:
+        rows = [{**asdict(thread), "state": thread.state} for thread in threads]
+        sys.stdout.write(json.dumps({"threads": rows}) + "\n")
+        return
+    if not threads:
         out.print("no threads yet")
         return
-    latest: dict[str, tuple[str, int, str]] = {}
-    with _checkpointer(settings) as saver:
-        for item in saver.list(None):
-            thread_id = str(item.config["configurable"]["thread_id"])
-            ts = str(item.checkpoint.get("ts", ""))
-            count = len(item.checkpoint.get("channel_values", {}).get("messages", []))
-            if thread_id not in latest or ts > latest[thread_id][0]:
-                latest[thread_id] = (ts, count, "")
-        for thread_id, (ts, count, _) in latest.items():
-            saved = saver.get_tuple({"configurable": {"thread_id": thread_id}})
-            writes = (saved.pending_writes or []) if saved else []
-            waiting = any(w[1] == "__interrupt__" for w in writes)
-            state = "waiting for approval" if waiting else ""
-            latest[thread_id] = (ts, count, state)
-    table = Table("thread", "messages", "updated", "state")
-    for thread_id, (ts, count, state) in sorted(
-        latest.items(), key=lambda kv: kv[1][0], reverse=True
-    ):
-        table.add_row(thread_id, str(count), ts[:19].replace("T", " "), state)
+    table = Table("thread", "pattern", "messages", "updated", "state")
+    for thread in threads:
+        updated = datetime.fromtimestamp(thread.updated).strftime("%Y-%m-%d %H:%M:%S")
+        messages = "" if thread.messages is None else str(thread.messages)
+        table.add_row(thread.thread_id, thread.pattern, messages, updated, thread.state)
     out.print(table)

@@ -1,5 +1,14 @@
-"""What a thread was started with (pattern, tools, settings), so ``agentlab resume`` can
-rebuild the same agent in a new process. Kept next to the checkpoints, in the same SQLite file.
+"""agentlab's own records of the threads the command line runs, in their own SQLite file
+(``Settings.threads_path``), apart from LangGraph's checkpoints:
+
+- what a thread was started with (pattern, tools, settings flags, pattern options), so
+  ``agentlab resume`` rebuilds the same agent in a new process;
+- how its latest run ended (status, messages, a call waiting for approval), written from the
+  run's result and the graph's public state, so ``agentlab threads list`` needs no model and
+  never reads checkpoint internals.
+
+Earlier versions kept the first part in a table inside the checkpoint file; those rows are
+copied over once, the first time the records file is opened, and the old table is left alone.
 """
 
 from __future__ import annotations
@@ -7,24 +16,43 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from langgraph.graph.state import CompiledStateGraph
+
+from agentlab._sqlite import SqliteFile
+from agentlab.cli._run import RunResult
+from agentlab.config import Settings
 from agentlab.errors import StoreError
 
-__all__ = ["ThreadRecord", "load_thread", "save_thread"]
+__all__ = [
+    "ThreadRecord",
+    "ThreadSummary",
+    "list_threads",
+    "load_thread",
+    "note_run",
+    "save_thread",
+]
 
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS agentlab_threads (
+CREATE TABLE IF NOT EXISTS threads (
     thread_id TEXT PRIMARY KEY,
     pattern TEXT NOT NULL,
     tools TEXT,
     overrides TEXT NOT NULL,
     options TEXT NOT NULL,
-    updated REAL NOT NULL
+    updated REAL NOT NULL,
+    status TEXT,       -- 'started', then the latest run's: 'done' | 'interrupted' | 'failed'
+    messages INTEGER,  -- in the thread's state after the latest run
+    pending TEXT       -- the tool whose call waits for approval
 )
 """
+_LEGACY_TABLE = "agentlab_threads"  # in the checkpoint file, before the records had their own
+_MIGRATED = 1  # PRAGMA user_version once the legacy rows have been copied
 
 
 @dataclass(frozen=True)
@@ -35,45 +63,121 @@ class ThreadRecord:
     options: dict[str, Any] = field(default_factory=dict)  # pattern flags: --expect, --team
 
 
-def _connect(path: Path) -> sqlite3.Connection:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        db = sqlite3.connect(path, timeout=10, isolation_level=None)
-        db.execute(_SCHEMA)
-    except sqlite3.DatabaseError as exc:
-        raise StoreError(f"checkpoint store {path} cannot be opened ({exc})") from None
-    return db
+@dataclass(frozen=True)
+class ThreadSummary:
+    """One row of ``agentlab threads list``; ``None`` where a record predates the field."""
+
+    thread_id: str
+    pattern: str
+    updated: float  # unix time
+    status: str | None
+    messages: int | None
+    pending: str | None
+
+    @property
+    def state(self) -> str:
+        """How the latest run ended, in words (empty for a finished one)."""
+        if self.status == "interrupted":
+            return f"waiting for approval of {self.pending}" if self.pending else "interrupted"
+        if self.status == "started":
+            return "unfinished"  # running now, or cut off: agentlab resume finishes it
+        return "failed" if self.status == "failed" else ""
 
 
-def save_thread(path: Path, thread_id: str, record: ThreadRecord) -> None:
-    db = _connect(path)
+@contextmanager
+def _records(settings: Settings) -> Iterator[SqliteFile]:
+    path = settings.threads_path
     try:
-        db.execute(
-            "INSERT OR REPLACE INTO agentlab_threads VALUES (?, ?, ?, ?, ?, ?)",
-            (
-                thread_id,
-                record.pattern,
-                record.tools,
-                json.dumps(record.overrides),
-                json.dumps(record.options),
-                time.time(),
-            ),
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"cannot create the folder of thread records {path}: {exc}") from None
+    with closing(SqliteFile(path, _SCHEMA, what="thread records")) as records:
+        _migrate_once(records, settings.checkpoint_path)
+        yield records
+
+
+def _migrate_once(records: SqliteFile, checkpoints: Path) -> None:
+    with records.transaction() as db:
+        if db.execute("PRAGMA user_version").fetchone()[0] >= _MIGRATED:
+            return
+        db.executemany(
+            "INSERT OR IGNORE INTO threads (thread_id, pattern, tools, overrides, options, "
+            "updated) VALUES (?, ?, ?, ?, ?, ?)",
+            _legacy_rows(checkpoints),
         )
-    finally:
-        db.close()
+        db.execute(f"PRAGMA user_version = {_MIGRATED}")
 
 
-def load_thread(path: Path, thread_id: str) -> ThreadRecord | None:
-    if not path.exists():
-        return None
-    db = _connect(path)
+def _legacy_rows(checkpoints: Path) -> list[tuple[Any, ...]]:
+    """Thread records from the checkpoint file, read-only; none when there are none to read."""
+    if not checkpoints.is_file():
+        return []
     try:
+        with closing(sqlite3.connect(f"{checkpoints.resolve().as_uri()}?mode=ro", uri=True)) as db:
+            known = db.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (_LEGACY_TABLE,)
+            ).fetchone()
+            if known is None:
+                return []
+            return db.execute(
+                "SELECT thread_id, pattern, tools, overrides, options, updated "
+                f"FROM {_LEGACY_TABLE}"
+            ).fetchall()
+    except sqlite3.Error:
+        return []  # a damaged checkpoint file is reported where the checkpoints are used
+
+
+def save_thread(settings: Settings, thread_id: str, record: ThreadRecord) -> None:
+    """Record what ``thread_id`` runs with, before its run starts."""
+    row = (thread_id, record.pattern, record.tools, json.dumps(record.overrides),
+           json.dumps(record.options), time.time())  # fmt: skip
+    with _records(settings) as records, records.transaction() as db:
+        db.execute(
+            "INSERT INTO threads (thread_id, pattern, tools, overrides, options, updated, status) "
+            "VALUES (?, ?, ?, ?, ?, ?, 'started') ON CONFLICT (thread_id) DO UPDATE SET "
+            "pattern = excluded.pattern, tools = excluded.tools, overrides = excluded.overrides, "
+            "options = excluded.options, updated = excluded.updated, status = 'started'",
+            row,
+        )
+
+
+def load_thread(settings: Settings, thread_id: str) -> ThreadRecord | None:
+    with _records(settings) as records, records.transaction() as db:
         row = db.execute(
-            "SELECT pattern, tools, overrides, options FROM agentlab_threads WHERE thread_id = ?",
+            "SELECT pattern, tools, overrides, options FROM threads WHERE thread_id = ?",
             (thread_id,),
         ).fetchone()
-    finally:
-        db.close()
     if row is None:
         return None
     return ThreadRecord(row[0], row[1], json.loads(row[2]), json.loads(row[3]))
+
+
+def note_run(
+    settings: Settings,
+    thread_id: str,
+    graph: CompiledStateGraph[Any, Any, Any, Any],
+    result: RunResult,
+) -> None:
+    """Record how the thread's latest run ended, for ``agentlab threads list``."""
+    values = graph.get_state({"configurable": {"thread_id": thread_id}}).values
+    messages = values.get("messages") if isinstance(values, dict) else None
+    count = len(messages) if isinstance(messages, list) else None
+    pending = result.pending["name"] if result.pending else None
+    with _records(settings) as records, records.transaction() as db:
+        db.execute(
+            "UPDATE threads SET updated = ?, status = ?, messages = ?, pending = ? "
+            "WHERE thread_id = ?",
+            (time.time(), result.status, count, pending, thread_id),
+        )
+
+
+def list_threads(settings: Settings) -> list[ThreadSummary]:
+    """Every recorded thread, the most recently updated first."""
+    if not settings.threads_path.exists() and not settings.checkpoint_path.exists():
+        return []  # nothing ever ran: do not create files just to list nothing
+    with _records(settings) as records, records.transaction() as db:
+        rows = db.execute(
+            "SELECT thread_id, pattern, updated, status, messages, pending FROM threads "
+            "ORDER BY updated DESC, thread_id"
+        ).fetchall()
+    return [ThreadSummary(*row) for row in rows]
