@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -35,10 +35,20 @@ class SqliteFile:
     """The SQLite database ``path`` (created with ``schema``), in WAL mode with full sync.
 
     ``what`` names it in errors ("the memory database"). A write waits up to
-    ``busy_timeout_s`` for another process's write to finish.
+    ``busy_timeout_s`` for another process's write to finish. ``check`` reads an existing file
+    before anything is written to it and returns what makes it someone else's database (a
+    table of the same name with other columns), or ``None``; such a file is left as it is.
     """
 
-    def __init__(self, path: Path, schema: str, *, what: str, busy_timeout_s: float = 10.0) -> None:
+    def __init__(
+        self,
+        path: Path,
+        schema: str,
+        *,
+        what: str,
+        busy_timeout_s: float = 10.0,
+        check: Callable[[sqlite3.Connection], str | None] | None = None,
+    ) -> None:
         self.path = Path(path)
         self.what = what
         self._lock = threading.RLock()
@@ -47,6 +57,13 @@ class SqliteFile:
         except sqlite3.Error as exc:  # e.g. the path is a folder
             raise StoreError(self.problem(exc)) from None
         try:
+            foreign = check(self._db) if check is not None else None  # fails on a non-SQLite file
+            if foreign is not None:
+                self._db.close()
+                raise StoreError(
+                    f"{what} {self.path} is not agentlab's ({foreign}); move it away to start a "
+                    "new one (the rest of AGENTLAB_HOME is untouched)"
+                )
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(schema)
@@ -68,12 +85,20 @@ class SqliteFile:
         return f"{self.what} {self.path} cannot be used ({exc})"
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """The connection, in one transaction, with SQLite errors turned into StoreError."""
+    def transaction(self, *, immediate: bool = False) -> Iterator[sqlite3.Connection]:
+        """The connection, in one transaction, with SQLite errors turned into StoreError.
+
+        ``immediate`` takes the write lock up front, so the busy timeout applies to it (a
+        transaction that reads first and writes later can fail at once with SQLITE_BUSY).
+        """
         with self._lock:
             try:
                 with self._db:
+                    if immediate:
+                        self._db.execute("BEGIN IMMEDIATE")
                     yield self._db
+            except sqlite3.ProgrammingError:
+                raise  # misuse, such as a closed file: not a problem of the file
             except sqlite3.DatabaseError as exc:
                 raise StoreError(self.problem(exc)) from None
 

@@ -246,7 +246,7 @@ def test_a_corrupt_file_is_reported_and_left_alone(tmp_path: Path) -> None:
     path = tmp_path / "stats.db"
     garbage = b"not a database" * 100
     path.write_bytes(garbage)
-    with pytest.raises(RunError, match="not a readable SQLite database") as caught:
+    with pytest.raises(RunError, match="damaged or not SQLite") as caught:
         ToolStats(path)
     assert str(path) in str(caught.value)
     assert "move it away" in str(caught.value)

@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import math
 import sqlite3
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from agentlab._sqlite import is_damaged
+from agentlab._sqlite import SqliteFile
 from agentlab.errors import StoreError, UsageError
 
 __all__ = ["MAX_CALLS_PER_TOOL", "MAX_ERROR_CHARS", "ToolStat", "ToolStats"]
@@ -91,9 +89,17 @@ class ToolStats:
         self.path = Path(path)
         self._clock = clock
         self._keep = keep
-        # Graphs may run tools on worker threads: one connection, serialised by a lock.
-        self._lock = threading.Lock()
-        self._conn = _open(self.path)
+        if self.path.is_dir():
+            raise UsageError(f"tool stats store {self.path} is a directory; give a file path")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(
+                f"cannot create the folder of tool stats store {path}: {exc}"
+            ) from None
+        # Graphs may run tools on worker threads: the file serialises use of its connection.
+        self._file = SqliteFile(self.path, _SCHEMA, what="tool stats store",
+                                busy_timeout_s=_BUSY_TIMEOUT_S, check=_foreign_calls)  # fmt: skip
 
     def record(
         self,
@@ -115,7 +121,7 @@ class ToolStats:
             error = error[: MAX_ERROR_CHARS - 1] + "…"
         up = ok if available is None else available
         row = (name, self._clock(), float(ms), int(ok), float(cost), error, int(up))
-        with self._transaction() as conn:
+        with self._file.transaction(immediate=True) as conn:
             conn.execute(
                 "INSERT INTO calls (name, ts, ms, ok, cost, error, available) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -125,7 +131,7 @@ class ToolStats:
 
     def summary(self) -> list[ToolStat]:
         """Statistics of every tool in the store, sorted by name."""
-        with self._reading() as conn:
+        with self._file.transaction() as conn:
             rows = conn.execute(
                 "SELECT name, ts, ms, ok, cost, error FROM calls ORDER BY name, ts, id"
             ).fetchall()
@@ -160,7 +166,7 @@ class ToolStats:
     def _down_streak(self, name: str) -> tuple[int, float]:
         """The latest calls that found the tool down, in a row, and when the latest call was."""
         failures, latest = 0, 0.0
-        with self._reading() as conn:
+        with self._file.transaction() as conn:
             for up, ts in conn.execute(_NEWEST_FIRST, (name,)):
                 latest = latest or ts
                 if up:
@@ -170,8 +176,7 @@ class ToolStats:
 
     def close(self) -> None:
         """Close the database connection; the store cannot be used afterwards."""
-        with self._lock:
-            self._conn.close()
+        self._file.close()
 
     def __enter__(self) -> ToolStats:
         return self
@@ -184,81 +189,13 @@ class ToolStats:
     ) -> None:
         self.close()
 
-    @contextmanager
-    def _reading(self) -> Iterator[sqlite3.Connection]:
-        with self._lock, _translated(self.path):
-            yield self._conn
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        # BEGIN IMMEDIATE takes the write lock up front, so the busy timeout applies to it
-        # (a deferred transaction that upgrades later can fail at once with SQLITE_BUSY).
-        with self._lock, _translated(self.path):
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-                self._conn.commit()
-            except BaseException:
-                self._conn.rollback()
-                raise
-
-
-def _open(path: Path) -> sqlite3.Connection:
-    if path.is_dir():
-        raise UsageError(f"tool stats store {path} is a directory; give a file path")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise StoreError(f"cannot create the folder of tool stats store {path}: {exc}") from None
-    try:
-        conn = sqlite3.connect(
-            path, timeout=_BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
-        )
-    except sqlite3.Error as exc:
-        raise StoreError(f"cannot open tool stats store {path}: {exc}") from None
-    try:
-        _prepare(conn, path)
-    except BaseException:
-        conn.close()
-        raise
-    return conn
-
-
-def _prepare(conn: sqlite3.Connection, path: Path) -> None:
-    try:
-        # Reading the schema first fails on a file that is not SQLite, before anything is written.
-        columns = tuple(row[1] for row in conn.execute("PRAGMA table_info(calls)"))
-        if columns not in ((), _COLUMNS):
-            raise StoreError(_unreadable(path, f"its calls table has columns {', '.join(columns)}"))
-        conn.execute("PRAGMA journal_mode=WAL").fetchone()
-        conn.execute("PRAGMA synchronous=FULL")
-        conn.executescript(_SCHEMA)
-    except sqlite3.Error as exc:
-        raise _store_error(path, exc) from None
-
-
-def _store_error(path: Path, exc: sqlite3.Error) -> StoreError:
-    # Only a damaged or foreign file gets the "move it away" advice; a lock or a full disk does not.
-    if is_damaged(exc):
-        return StoreError(_unreadable(path, str(exc)))
-    return StoreError(f"tool stats store {path}: {exc}")
-
-
-def _unreadable(path: Path, why: str) -> str:
+def _foreign_calls(conn: sqlite3.Connection) -> str | None:
+    """A ``calls`` table with other columns belongs to something else."""
+    columns = tuple(row[1] for row in conn.execute("PRAGMA table_info(calls)"))
     return (
-        f"tool stats store {path} is not a readable SQLite database ({why}); "
-        "move it away and it will be recreated"
+        None if columns in ((), _COLUMNS) else f"its calls table has columns {', '.join(columns)}"
     )
-
-
-@contextmanager
-def _translated(path: Path) -> Iterator[None]:
-    try:
-        yield
-    except (sqlite3.ProgrammingError, sqlite3.InterfaceError):
-        raise  # misuse, such as a closed store: not a problem of the file
-    except sqlite3.Error as exc:
-        raise _store_error(path, exc) from None
 
 
 def _summarise(name: str, rows: list[tuple[Any, ...]]) -> ToolStat:
