@@ -7,6 +7,8 @@ tests of answer quality ask for ``default_model_path`` or unset ``AGENTLAB_MODEL
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +19,37 @@ from agentlab.models import resolve_model
 
 REPO = Path(__file__).resolve().parents[1]
 MODEL_DIR = Path(os.environ.get("AGENTLAB_MODEL_DIR", "~/.cache/agentlab/models")).expanduser()
+SNAPSHOTS = Path(__file__).parent / "snapshots"
+
+
+def agentlab(
+    *args: str,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    stdin: str | None = None,
+    timeout: float = 600,
+) -> subprocess.CompletedProcess[str]:
+    """``agentlab ARGS`` as a user runs it: a child process with this test's environment
+    (its own AGENTLAB_HOME) plus ``env``."""
+    return subprocess.run(
+        [sys.executable, "-m", "agentlab", *args], capture_output=True, text=True,
+        timeout=timeout, env={**os.environ, **(env or {})}, cwd=cwd, input=stdin,
+    )  # fmt: skip
+
+
+def assert_usage_error(done: subprocess.CompletedProcess[str], message: str) -> None:
+    """Exit status 2, the message on stderr, no traceback and nothing on stdout."""
+    assert done.returncode == 2, done.stderr
+    assert message in " ".join(done.stderr.split())
+    assert "Traceback" not in done.stderr and done.stdout == ""
+
+
+def assert_snapshot(drawn: str, name: str) -> None:
+    """``drawn`` equals the pinned ``tests/snapshots/NAME``; a missing one shows what to pin."""
+    snapshot = SNAPSHOTS / name
+    if not snapshot.exists():
+        pytest.fail(f"missing snapshot {snapshot}; it should contain:\n{drawn}")
+    assert drawn == snapshot.read_text()
 
 
 @pytest.fixture(autouse=True)

@@ -3,32 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from conftest import agentlab, assert_usage_error
 
 from agentlab.graphs.multi_agent import team_from_config
 from agentlab.tools.demo import TOOLS
 
 DEMO_TOOLS = "agentlab.tools.demo:TOOLS"
-
-
-def agentlab(
-    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "agentlab", *args],
-        capture_output=True, text=True, timeout=600, env={**os.environ, **(env or {})}, cwd=cwd,
-    )  # fmt: skip
-
-
-def assert_usage_error(done: subprocess.CompletedProcess[str], message: str) -> None:
-    assert done.returncode == 2, done.stderr
-    assert message in " ".join(done.stderr.split())
-    assert "Traceback" not in done.stderr and done.stdout == ""
 
 
 def test_empty_task_is_a_usage_error() -> None:

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import agentlab
 
 pytestmark = pytest.mark.llm
 
@@ -45,11 +46,8 @@ def workdir(tmp_path: Path) -> Path:
 def cli(
     workdir: Path, *args: str, stdin: str | None = None, **env: str
 ) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "NOTES_FILE": str(workdir / "notes.txt"), **env}
-    return subprocess.run(
-        [sys.executable, "-m", "agentlab", *args], capture_output=True, text=True, timeout=600,
-        cwd=workdir, input=stdin, env=env,
-    )  # fmt: skip
+    env = {"NOTES_FILE": str(workdir / "notes.txt"), **env}
+    return agentlab(*args, env=env, cwd=workdir, stdin=stdin)
 
 
 def notes(workdir: Path) -> list[str]:

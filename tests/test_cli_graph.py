@@ -7,17 +7,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import agentlab, assert_snapshot
 
 from agentlab.cli._figure import pyplot
 from agentlab.errors import UsageError
-
-SNAPSHOTS = Path(__file__).parent / "snapshots"
-
-
-def agentlab(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "agentlab", *args], capture_output=True, text=True, timeout=120
-    )
 
 
 @pytest.mark.parametrize(
@@ -28,7 +21,7 @@ def agentlab(*args: str) -> subprocess.CompletedProcess[str]:
 def test_mermaid_matches_the_pinned_shape(pattern: str, snapshot: str) -> None:
     done = agentlab("graph", pattern, "--mermaid")
     assert done.returncode == 0, done.stderr
-    assert done.stdout == (SNAPSHOTS / snapshot).read_text()
+    assert_snapshot(done.stdout, snapshot)
 
 
 def test_png_is_drawn_offline(tmp_path: Path) -> None:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
+
+from conftest import agentlab
 
 from agentlab.tools import ToolStats
 
@@ -23,11 +23,7 @@ TOOLS = [post_message]
 
 
 def cli(*args: str, site: Path, home: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(site), "AGENTLAB_HOME": str(home)}
-    return subprocess.run(
-        [sys.executable, "-m", "agentlab", *args], capture_output=True, text=True, env=env,
-        timeout=120,
-    )  # fmt: skip
+    return agentlab(*args, env={"PYTHONPATH": str(site), "AGENTLAB_HOME": str(home)})
 
 
 def make_plugin(site: Path) -> None:

@@ -5,12 +5,11 @@ from __future__ import annotations
 import io
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import agentlab, assert_usage_error
 from rich.console import Console
 
 from agentlab.cli._compare import compare, compare_reports, load_report, print_comparison
@@ -64,17 +63,6 @@ REPORT_B: dict[str, Any] = {
 def save(path: Path, report: object) -> Path:
     path.write_text(json.dumps(report))
     return path
-
-
-def agentlab(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "agentlab", *args], capture_output=True,
-                          text=True, timeout=120)  # fmt: skip
-
-
-def assert_usage_error(done: subprocess.CompletedProcess[str], message: str) -> None:
-    assert done.returncode == 2, done.stderr
-    assert message in " ".join(done.stderr.split())
-    assert "Traceback" not in done.stderr and done.stdout == ""
 
 
 @pytest.fixture

@@ -6,8 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import MODEL_DIR
-from test_cli import agentlab, assert_usage_error
+from conftest import MODEL_DIR, agentlab, assert_usage_error
 
 from agentlab.cli._models import parse_size
 from agentlab.config import Settings, load_settings

@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from test_cli import DEMO_TOOLS, agentlab, assert_usage_error
+from conftest import agentlab, assert_usage_error
+from test_cli import DEMO_TOOLS
 
 from agentlab.memory import LlamaCppEmbeddings, MemoryStore
 

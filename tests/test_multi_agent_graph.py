@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import assert_snapshot
 from langchain_core.language_models import LanguageModelInput
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langchain_core.runnables import Runnable
@@ -29,7 +30,6 @@ from agentlab.testing import ScriptedChatModel, answer, call
 from agentlab.tools import tool
 from agentlab.tools.demo import TOOLS
 
-SNAPSHOTS = Path(__file__).parent / "snapshots"
 CONFIG: Any = {"configurable": {"thread_id": "t"}}
 TASK = "Look up the founding year of Norwind Labs and compute how many years ago that was."
 
@@ -367,7 +367,4 @@ def test_an_approval_inside_a_specialist_pauses_the_run_and_resumes_there() -> N
 def test_graph_shape_is_pinned() -> None:
     graph = build_multi_agent(ScriptedChatModel(turns=[]), TOOLS)
     drawn = graph.get_graph().draw_mermaid()
-    snapshot = SNAPSHOTS / "multi_agent.mmd"
-    if not snapshot.exists():
-        pytest.fail(f"missing snapshot {snapshot}; it should contain:\n{drawn}")
-    assert drawn == snapshot.read_text()
+    assert_snapshot(drawn, "multi_agent.mmd")

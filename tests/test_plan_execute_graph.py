@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import assert_snapshot
 from langchain_core.messages import HumanMessage
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
@@ -14,7 +14,6 @@ from agentlab.graphs.plan_execute import build_plan_execute_agent
 from agentlab.testing import ScriptedChatModel, answer, call
 from agentlab.tools import tool
 
-SNAPSHOTS = Path(__file__).parent / "snapshots"
 SENT: list[str] = []
 
 
@@ -120,7 +119,4 @@ def test_an_approval_inside_a_step_interrupts_and_resumes_the_whole_graph() -> N
 def test_graph_shape_is_pinned() -> None:
     graph = build_plan_execute_agent(ScriptedChatModel(turns=[]), TOOLS)
     drawn = graph.get_graph().draw_mermaid()
-    snapshot = SNAPSHOTS / "plan_execute.mmd"
-    if not snapshot.exists():
-        pytest.fail(f"missing snapshot {snapshot}; it should contain:\n{drawn}")
-    assert drawn == snapshot.read_text()
+    assert_snapshot(drawn, "plan_execute.mmd")

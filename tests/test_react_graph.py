@@ -6,6 +6,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from conftest import assert_snapshot
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.sqlite import SqliteSaver
@@ -13,8 +14,6 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from agentlab.graphs.react import build_react_agent, steps_this_run
 from agentlab.testing import ScriptedChatModel, answer, call
 from agentlab.tools import as_tool
-
-SNAPSHOTS = Path(__file__).parent / "snapshots"
 
 
 def get_weather(city: str) -> str:
@@ -98,10 +97,7 @@ def test_a_thread_resumes_from_its_sqlite_checkpoint(tmp_path: Path) -> None:
 def test_graph_shape_is_pinned() -> None:
     graph = build_react_agent(ScriptedChatModel(turns=[]), TOOLS)
     drawn = graph.get_graph().draw_mermaid()
-    snapshot = SNAPSHOTS / "react.mmd"
-    if not snapshot.exists():
-        pytest.fail(f"missing snapshot {snapshot}; it should contain:\n{drawn}")
-    assert drawn == snapshot.read_text()
+    assert_snapshot(drawn, "react.mmd")
 
 
 def test_scripted_model_refuses_to_be_called_past_its_script() -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import assert_snapshot
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.sqlite import SqliteSaver
@@ -18,7 +19,6 @@ from agentlab.llm import LlamaChatModel
 from agentlab.testing import ScriptedChatModel, ScriptedEngine, answer, call
 from agentlab.tools import tool
 
-SNAPSHOTS = Path(__file__).parent / "snapshots"
 SENT: list[str] = []
 
 
@@ -234,7 +234,4 @@ def test_max_trials_must_be_positive() -> None:
 def test_graph_shape_is_pinned() -> None:
     graph = build_reflexion_agent(ScriptedChatModel(turns=[]), TOOLS)
     drawn = graph.get_graph().draw_mermaid()
-    snapshot = SNAPSHOTS / "reflexion.mmd"
-    if not snapshot.exists():
-        pytest.fail(f"missing snapshot {snapshot}; it should contain:\n{drawn}")
-    assert drawn == snapshot.read_text()
+    assert_snapshot(drawn, "reflexion.mmd")

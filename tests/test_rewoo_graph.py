@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import assert_snapshot
 from langchain_core.messages import HumanMessage
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from langgraph.checkpoint.memory import InMemorySaver
@@ -20,7 +20,6 @@ from agentlab.graphs.rewoo import build_rewoo_agent
 from agentlab.testing import ScriptedChatModel, answer, call
 from agentlab.tools import tool
 
-SNAPSHOTS = Path(__file__).parent / "snapshots"
 RAN: list[str] = []
 
 
@@ -241,10 +240,7 @@ def test_the_plan_schema_allows_only_the_tools_with_their_arguments() -> None:
 def test_graph_shape_is_pinned() -> None:
     graph = build_rewoo_agent(ScriptedChatModel(turns=[]), TOOLS)
     drawn = graph.get_graph().draw_mermaid()
-    snapshot = SNAPSHOTS / "rewoo.mmd"
-    if not snapshot.exists():
-        pytest.fail(f"missing snapshot {snapshot}; it should contain:\n{drawn}")
-    assert drawn == snapshot.read_text()
+    assert_snapshot(drawn, "rewoo.mmd")
 
 
 @pytest.mark.llm

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from conftest import agentlab
 
 from agentlab.cli._run import RunResult
 from agentlab.cli._threads import ThreadRecord, list_threads, load_thread, note_run, save_thread
@@ -94,11 +93,6 @@ def test_a_damaged_records_file_says_what_to_do() -> None:
     settings.threads_path.write_bytes(b"not a database" * 100)
     with pytest.raises(StoreError, match=r"thread records .* move it away"):
         load_thread(settings, "t1")
-
-
-def agentlab(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "agentlab", *args], capture_output=True,
-                          text=True, timeout=120)  # fmt: skip
 
 
 def test_threads_list_reads_the_records(isolated_home: Path) -> None:
