@@ -42,8 +42,9 @@ typecheck: install
 test: model lint typecheck
 	$(BIN)/pytest -q
 
+# No real model, nothing slow, no downloads from the package registry.
 test-fast: install
-	$(BIN)/pytest -q -m "not llm"
+	$(BIN)/pytest -q -m "not llm and not slow and not registry"
 
 eval: model
 	$(BIN)/agentlab eval examples/suites/tools.jsonl --pattern react --tools $(TOOLS)

