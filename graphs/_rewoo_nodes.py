@@ -7,11 +7,9 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Protocol, TypedDict
 
-from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import (
     AIMessage,
     AnyMessage,
@@ -21,13 +19,10 @@ from langchain_core.messages import (
     ToolMessage,
 )
 from langchain_core.runnables import Runnable, RunnableConfig
-from langchain_core.tools import BaseTool
 from langgraph.graph import END
 from langgraph.graph.message import add_messages
 from pydantic import BaseModel, Field, ValidationError
 
-from agentlab.budget import RunBudget
-from agentlab.context import ContextWindow
 from agentlab.graphs._approval import approval_node, needs_approval, unanswered_calls
 from agentlab.graphs._records import latest_task
 from agentlab.graphs._rewoo_args import Extract, bind_args, model_extractor
@@ -39,8 +34,8 @@ from agentlab.graphs._rewoo_plan import (
     plan_problems,
     planner_prompt,
 )
+from agentlab.graphs._spec import AgentSpec
 from agentlab.graphs.react import RunClock
-from agentlab.tools import ApprovalPolicy, NeedsApproval, ToolRunner
 
 __all__ = ["Answer", "Node", "RewooNodes", "RewooState", "RewooStep", "reported"]
 
@@ -64,6 +59,7 @@ class RewooState(TypedDict, total=False):
     tokens: int
     clock: RunClock
     error: str | None
+    recalled: str  # memories recalled for this run (see agentlab.graphs._memory_hook)
     extra: dict[str, Any]  # reported by the CLI: the plan, model calls, replans
     tool_calls: list[dict[str, Any]]  # as the CLI reports them
 
@@ -104,28 +100,17 @@ class _Spent:
 class RewooNodes:
     """The graph's nodes, sharing the model, the tools and the limits."""
 
-    def __init__(
-        self,
-        model: BaseChatModel,
-        tools: Sequence[BaseTool],
-        *,
-        limits: tuple[int, int, int],
-        context: ContextWindow | None,
-        approval: NeedsApproval | None,
-        runner: ToolRunner | None,
-        budget: RunBudget | None,
-        offer: Callable[[Sequence[BaseTool]], Sequence[BaseTool]] | None,
-    ) -> None:
-        self.model, self.tools, self.offer = model, list(tools), offer
-        self.max_plan_steps, self.max_replans, self.max_steps = limits
-        self.window = context or ContextWindow(model, tools)
-        self.runner = runner or ToolRunner(tools)
-        self.budget = budget or RunBudget()
-        policy = approval if approval is not None else ApprovalPolicy()
-        self.held = needs_approval(tools, policy)
-        self.approve_calls = approval_node(tools, policy)
+    def __init__(self, spec: AgentSpec, *, max_plan_steps: int, max_replans: int) -> None:
+        self.model, self.tools, self.offer = spec.model, list(spec.tools), spec.offer
+        self.max_plan_steps, self.max_replans = max_plan_steps, max_replans
+        self.max_steps = spec.max_steps
+        self.window = spec.window()
+        self.runner = spec.tool_runner()
+        self.budget = spec.budget
+        self.held = needs_approval(spec.tools, spec.policy())
+        self.approve_calls = approval_node(spec.tools, spec.policy())
         self.planners: dict[tuple[str, ...], Runnable[Any, Any]] = {}
-        self.solver_model = model.with_structured_output(Answer, include_raw=True)
+        self.solver_model = self.model.with_structured_output(Answer, include_raw=True)
 
     # -- model calls, within the limits ---------------------------------------------------------
 
@@ -168,7 +153,8 @@ class RewooNodes:
         if key not in self.planners:  # the same tools reuse their schema (and its grammar)
             schema = plan_model(view, self.max_plan_steps)
             self.planners[key] = self.model.with_structured_output(schema, include_raw=True)
-        prompt = planner_prompt(view, task, state.get("problem"), state["plan"])
+        system, *ask = planner_prompt(view, task, state.get("problem"), state["plan"])
+        prompt = [system, *_recalled(state), *ask]
         spent = _Spent(state["model_calls"], state["tokens"])
         base = {**{k: v for k, v in state.items() if k != "messages"}, "error": None}
         try:
@@ -262,8 +248,8 @@ class RewooNodes:
         task, spent = latest_task(state["messages"]), _Spent(state["model_calls"], state["tokens"])
         ask = f"Task: {task}\n\nResults of the tool calls:\n{evidence(state['plan'])}"
         try:
-            parsed, why = self._ask(self.solver_model, [SystemMessage(_SOLVER),
-                                    HumanMessage(ask)], state, spent)  # fmt: skip
+            prompt = [SystemMessage(_SOLVER), *_recalled(state), HumanMessage(ask)]
+            parsed, why = self._ask(self.solver_model, prompt, state, spent)
         except _Stopped as stop:
             return {**spent.update(), "error": str(stop)}
         if parsed is None:
@@ -282,6 +268,11 @@ class RewooNodes:
         if any(s["status"] == "pending" for s in state["plan"]):
             return "worker"
         return "solver"
+
+
+def _recalled(state: RewooState) -> list[SystemMessage]:
+    recalled = state.get("recalled", "")
+    return [SystemMessage(recalled)] if recalled else []
 
 
 class Node(Protocol):

@@ -24,19 +24,17 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, HumanMessage, SystemMessage
 from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool
-from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
-from agentlab.budget import RunBudget
-from agentlab.context import ContextWindow
 from agentlab.errors import UsageError
+from agentlab.graphs._memory_hook import remembering
 from agentlab.graphs._records import current_run, latest_task
+from agentlab.graphs._spec import AgentSpec
 from agentlab.graphs.react import build_react_agent
-from agentlab.tools import NeedsApproval, ToolRunner
 
 __all__ = [
     "FINISH",
@@ -58,6 +56,7 @@ class MultiAgentState(TypedDict, total=False):
     route: list[str]  # the specialists visited by the current run, in order
     instructions: list[str]  # what each of them was told, parallel to ``route``
     error: str | None  # set when the run ends without an answer
+    recalled: str  # memories recalled for this run (see agentlab.graphs._memory_hook)
     extra: dict[str, Any]  # {"route": [...], "reports": {name: last report}}, for results
 
 
@@ -286,7 +285,9 @@ def _supervisor(
             for n, ((who, report), asked) in enumerate(zip(reports, instructions, strict=False), 1)
         )
         prompt = f"Task: {task}\n\nReports so far:\n{done or 'none yet'}"
-        decided = router.invoke([system, HumanMessage(prompt)])
+        recalled = state.get("recalled", "")
+        memories = [SystemMessage(recalled)] if recalled else []
+        decided = router.invoke([system, *memories, HumanMessage(prompt)])
         base: dict[str, Any] = {
             "route": route,
             "instructions": instructions,
@@ -362,7 +363,8 @@ def _specialist(
         task = latest_task(messages)
         reports = _reports(messages, names)
         brief = _brief(task, state["instructions"][-1], reports)
-        result = agent.invoke({"messages": [HumanMessage(brief)]}, config)
+        run = {"messages": [HumanMessage(brief)], "recalled": state.get("recalled", "")}
+        result = agent.invoke(run, config)
         transcript = [  # the sub-agent's turns, named for the specialist, without the brief
             m.model_copy(update={"name": member.name}) if isinstance(m, AIMessage) else m
             for m in result["messages"][1:]
@@ -384,28 +386,19 @@ def _specialist(
 
 
 def build_multi_agent(
-    model: BaseChatModel,
-    tools: Sequence[BaseTool],
-    *,
-    team: Sequence[Specialist] | None = None,
-    max_routes: int = 6,
-    max_steps: int = 8,
-    checkpointer: BaseCheckpointSaver[Any] | None = None,
-    context: ContextWindow | None = None,
-    approval: NeedsApproval | None = None,
-    runner: ToolRunner | None = None,
-    budget: RunBudget | None = None,
-    offer: Callable[[Sequence[BaseTool]], Sequence[BaseTool]] | None = None,
+    spec: AgentSpec, *, team: Sequence[Specialist] | None = None, max_routes: int = 6
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
-    """Compile a supervisor graph over ``team`` (default: :func:`default_team` of ``tools``).
+    """Compile a supervisor graph over ``team`` (default: :func:`default_team` of the spec's
+    tools).
 
     ``supervisor`` picks the next specialist with an instruction, or finishes with an answer
     (empty: the latest report), appended as the final ``AIMessage`` (name ``supervisor``).
     Each specialist node runs a ReAct sub-agent with its own prompt and tools; its tool turns
     and its report (an ``AIMessage`` named after it) join the shared ``messages`` and it hands
-    back to the supervisor. ``max_steps``, ``context``, ``approval``, ``runner``, ``budget``
-    and ``offer`` apply to each specialist's run as in
-    :func:`~agentlab.graphs.react.build_react_agent`; approvals need a ``checkpointer``.
+    back to the supervisor. The spec's step limit, context, approval, runner, budget and offer
+    apply to each specialist's run as in :func:`~agentlab.graphs.react.build_react_agent`;
+    approvals need a checkpointer. With memory, what is recalled for the task reaches the
+    supervisor and every specialist, and the run is recorded as an episode.
 
     A run ends with ``error`` set when a specialist ends without an answer, when the
     supervisor names no valid route (an unknown specialist), or when it wants another
@@ -415,31 +408,22 @@ def build_multi_agent(
     A→B→A→B. Raises :class:`~agentlab.errors.UsageError` for an empty team or an empty,
     invalid or duplicate name.
     """
-    members = list(default_team(tools) if team is None else team)
+    members = list(default_team(spec.tools) if team is None else team)
     _check_team(members)
     if max_routes < 1:
         raise UsageError(f"max_routes must be at least 1, got {max_routes}")
     names = {member.name for member in members}
+    count = spec.model.get_num_tokens
     graph = StateGraph(MultiAgentState)
+    supervise = _supervisor(spec.model, members, max_routes)
     graph.add_node(
         _SUPERVISOR,
-        _supervisor(model, members, max_routes),
+        remembering(supervise, spec.memory, count),
         destinations=(*(member.name for member in members), END),
     )
     for member in members:
-        agent = build_react_agent(
-            model,
-            member.tools,
-            system_prompt=member.prompt,
-            max_steps=max_steps,
-            context=context,
-            approval=approval,
-            runner=runner,
-            budget=budget,
-            offer=offer,
-        )
-        graph.add_node(
-            member.name, _specialist(member, agent, names), destinations=(_SUPERVISOR, END)
-        )
+        agent = build_react_agent(spec.sub_agent(member.tools, member.prompt))
+        work = remembering(_specialist(member, agent, names), spec.memory, count, recall=False)
+        graph.add_node(member.name, work, destinations=(_SUPERVISOR, END))
     graph.add_edge(START, _SUPERVISOR)
-    return graph.compile(checkpointer=checkpointer, name="multi-agent")
+    return graph.compile(checkpointer=spec.checkpointer, name="multi-agent")

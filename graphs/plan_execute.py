@@ -12,24 +12,21 @@ everything up to that point stays in the checkpoint.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Annotated, Any, Literal, TypedDict
 
-from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage
 from langchain_core.runnables import RunnableConfig
-from langchain_core.tools import BaseTool
-from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 from langgraph.graph.state import CompiledStateGraph
 from pydantic import BaseModel, Field
 
-from agentlab.budget import RunBudget
-from agentlab.context import ContextWindow
+from agentlab.graphs._memory_hook import remembering, run_answered
 from agentlab.graphs._records import latest_task, tool_call_records
+from agentlab.graphs._spec import AgentSpec
 from agentlab.graphs.react import build_react_agent
-from agentlab.tools import NeedsApproval, ToolRunner, format_tool_error
+from agentlab.tools import format_tool_error
 
 __all__ = ["Plan", "PlanExecuteState", "PlanStep", "Replan", "build_plan_execute_agent"]
 
@@ -70,6 +67,7 @@ class PlanExecuteState(TypedDict, total=False):
     plan: list[PlanStep]
     replans: int
     error: str | None
+    recalled: str  # memories recalled for this run (see agentlab.graphs._memory_hook)
     extra: dict[str, Any]  # reported by the CLI: the plan with each step's status and result
     tool_calls: list[dict[str, Any]]  # the steps' calls, as the CLI reports them
 
@@ -105,119 +103,134 @@ def _listing(plan: Sequence[PlanStep], *, done: bool) -> str:
     return "\n".join(rows) or "(none)"
 
 
-def build_plan_execute_agent(
-    model: BaseChatModel,
-    tools: Sequence[BaseTool],
-    *,
-    max_plan_steps: int = 6,
-    max_replans: int = 3,
-    max_steps: int = 8,
-    checkpointer: BaseCheckpointSaver[Any] | None = None,
-    context: ContextWindow | None = None,
-    approval: NeedsApproval | None = None,
-    runner: ToolRunner | None = None,
-    budget: RunBudget | None = None,
-    offer: Callable[[Sequence[BaseTool]], Sequence[BaseTool]] | None = None,
-) -> CompiledStateGraph[Any, Any, Any, Any]:
-    """Compile a plan-and-execute graph: ``planner`` → (``executor`` → ``replanner``)* → end.
+class _PlanExecuteNodes:
+    """The graph's nodes, sharing the spec, the executor sub-agent and the limits."""
 
-    Each step runs as a ReAct sub-agent over ``tools`` (``max_steps`` model turns per step,
-    same approval, runner, budget and tool offer as :func:`build_react_agent`); approvals inside
-    a step interrupt the whole graph and resume with ``Command(resume=...)``.
-    """
-    executor_agent = build_react_agent(
-        model, tools, max_steps=max_steps, context=context, approval=approval, runner=runner,
-        budget=budget, offer=offer,
-    )  # fmt: skip
-    listing = "\n".join(f"- {t.name}: {t.description.splitlines()[0]}" for t in tools)
-    planner_model = model.with_structured_output(Plan)
-    replanner_model = model.with_structured_output(Replan)
+    def __init__(self, spec: AgentSpec, max_plan_steps: int, max_replans: int) -> None:
+        self.executor_agent = build_react_agent(spec.sub_agent())
+        self.listing = "\n".join(f"- {t.name}: {t.description.splitlines()[0]}" for t in spec.tools)
+        self.planner_model = spec.model.with_structured_output(Plan)
+        self.replanner_model = spec.model.with_structured_output(Replan)
+        self.max_plan_steps, self.max_replans = max_plan_steps, max_replans
 
+    @staticmethod
     def fail(message: str, plan: list[PlanStep] | None = None) -> dict[str, Any]:
         update: dict[str, Any] = {"error": message}
         if plan is not None:
             update["extra"] = {"plan": plan}
         return update
 
-    def planner(state: PlanExecuteState) -> dict[str, Any]:
-        prompt = [SystemMessage(_PLANNER.format(tools=listing or "(none)")),
+    def planner(self, state: PlanExecuteState) -> dict[str, Any]:
+        system = _PLANNER.format(tools=self.listing or "(none)")
+        prompt = [SystemMessage(system), *_recalled(state),
                   HumanMessage(latest_task(state["messages"]))]  # fmt: skip
         try:
-            plan = planner_model.invoke(prompt)
+            plan = self.planner_model.invoke(prompt)
         except Exception as exc:  # the model's output did not parse as a plan
-            return fail(f"the model could not produce a plan: {format_tool_error(exc)}")
+            return self.fail(f"the model could not produce a plan: {format_tool_error(exc)}")
         if not isinstance(plan, Plan):
-            return fail("the model could not produce a plan (its output was not a plan)")
+            return self.fail("the model could not produce a plan (its output was not a plan)")
         steps = [s.strip() for s in plan.steps if s.strip()]
         if not steps:
-            return fail("the model produced an empty plan")
-        if len(steps) > max_plan_steps:
-            return fail(f"the plan has {len(steps)} steps, more than {max_plan_steps=}")
+            return self.fail("the model produced an empty plan")
+        if len(steps) > self.max_plan_steps:
+            return self.fail(f"the plan has {len(steps)} steps, more than "
+                             f"max_plan_steps={self.max_plan_steps}")  # fmt: skip
         fresh: list[PlanStep] = [{"step": s, "status": "pending", "result": ""} for s in steps]
         return {"plan": fresh, "replans": 0, "error": None, "extra": {"plan": fresh},
                 "tool_calls": []}  # fmt: skip
 
-    def executor(state: PlanExecuteState, config: RunnableConfig) -> dict[str, Any]:
+    def executor(self, state: PlanExecuteState, config: RunnableConfig) -> dict[str, Any]:
         plan = [dict(s) for s in state["plan"]]
         index = next(i for i, s in enumerate(plan) if s["status"] == "pending")
         known = _listing(state["plan"], done=True)
         ask = f"{plan[index]['step']}\n\nKnown from earlier steps:\n{known}"
-        done = executor_agent.invoke({"messages": [HumanMessage(ask)]}, config)
+        run = {"messages": [HumanMessage(ask)], "recalled": state.get("recalled", "")}
+        done = self.executor_agent.invoke(run, config)
+        answered = run_answered(done["messages"], done.get("error"))
         last = done["messages"][-1]
-        answered = isinstance(last, AIMessage) and not last.tool_calls and not done.get("error")
         plan[index]["status"] = "done" if answered else "failed"
         plan[index]["result"] = last.text if answered else str(done.get("error") or "no answer")
         calls = [*state.get("tool_calls", []), *tool_call_records(done["messages"][1:])]
         return {"plan": plan, "extra": {"plan": plan}, "tool_calls": calls}
 
-    def replanner(state: PlanExecuteState) -> dict[str, Any]:
+    def replanner(self, state: PlanExecuteState) -> dict[str, Any]:
         plan = state["plan"]
         prompt = _REPLANNER.format(
             task=latest_task(state["messages"]), done=_listing(plan, done=True),
             left=_listing(plan, done=False),
         )  # fmt: skip
         try:
-            decision = replanner_model.invoke([HumanMessage(prompt)])
+            decision = self.replanner_model.invoke([*_recalled(state), HumanMessage(prompt)])
         except Exception as exc:
-            return fail(f"the model could not revise the plan: {format_tool_error(exc)}", plan)
+            why = f"the model could not revise the plan: {format_tool_error(exc)}"
+            return self.fail(why, plan)
         if not isinstance(decision, Replan):
-            return fail("the model could not revise the plan (its output was not a decision)", plan)
+            why = "the model could not revise the plan (its output was not a decision)"
+            return self.fail(why, plan)
         answer = decision.answer.strip()
         steps = [s.strip() for s in decision.steps if s.strip()]
         left = any(s["status"] == "pending" for s in plan)
         if (answer and not left) or not steps:
             final = answer or plan[-1]["result"]
             return {"messages": [AIMessage(final)], "extra": {"plan": plan}}
+        return self._revise(state, plan, steps)
+
+    def _revise(
+        self, state: PlanExecuteState, plan: list[PlanStep], steps: list[str]
+    ) -> dict[str, Any]:
         kept = [s for s in plan if s["status"] != "pending"]
-        revised = kept + [{"step": s, "status": "pending", "result": ""} for s in steps]
+        revised = kept + [PlanStep(step=s, status="pending", result="") for s in steps]
         pending_before = [s["step"] for s in plan if s["status"] == "pending"]
         replans = state.get("replans", 0) + (steps != pending_before)
-        if replans > max_replans:
-            return fail(f"replan limit reached: the plan was revised {replans} times", plan)
-        if len(revised) > max_plan_steps + max_replans:
-            return fail(f"the plan grew to {len(revised)} steps", plan)
+        if replans > self.max_replans:
+            return self.fail(f"replan limit reached: the plan was revised {replans} times", plan)
+        if len(revised) > self.max_plan_steps + self.max_replans:
+            return self.fail(f"the plan grew to {len(revised)} steps", plan)
         return {"plan": revised, "replans": replans, "extra": {"plan": revised}}
 
-    def after_planner(state: PlanExecuteState) -> str:
-        return END if state.get("error") else "executor"
 
-    def after_executor(state: PlanExecuteState) -> str:
-        plan = state["plan"]
-        latest = [s for s in plan if s["status"] != "pending"][-1]
-        left = any(s["status"] == "pending" for s in plan)
-        return "executor" if left and latest["status"] == "done" else "replanner"
+def _recalled(state: PlanExecuteState) -> list[SystemMessage]:
+    recalled = state.get("recalled", "")
+    return [SystemMessage(recalled)] if recalled else []
 
-    def after_replanner(state: PlanExecuteState) -> str:
-        if state.get("error") or isinstance(state["messages"][-1], AIMessage):
-            return END
-        return "executor"
 
+def _after_planner(state: PlanExecuteState) -> str:
+    return END if state.get("error") else "executor"
+
+
+def _after_executor(state: PlanExecuteState) -> str:
+    plan = state["plan"]
+    latest = [s for s in plan if s["status"] != "pending"][-1]
+    left = any(s["status"] == "pending" for s in plan)
+    return "executor" if left and latest["status"] == "done" else "replanner"
+
+
+def _after_replanner(state: PlanExecuteState) -> str:
+    if state.get("error") or isinstance(state["messages"][-1], AIMessage):
+        return END
+    return "executor"
+
+
+def build_plan_execute_agent(
+    spec: AgentSpec, *, max_plan_steps: int = 6, max_replans: int = 3
+) -> CompiledStateGraph[Any, Any, Any, Any]:
+    """Compile a plan-and-execute graph: ``planner`` → (``executor`` → ``replanner``)* → end.
+
+    Each step runs as a ReAct sub-agent over the spec's tools (``spec.max_steps`` model turns
+    per step, the same approval, runner, budget and tool offer as
+    :func:`~agentlab.graphs.react.build_react_agent`); approvals inside a step interrupt the
+    whole graph and resume with ``Command(resume=...)``. With memory, what is recalled for the
+    task reaches the planner, every step and the replanner; the run is recorded as an episode.
+    """
+    nodes = _PlanExecuteNodes(spec, max_plan_steps, max_replans)
+    count = spec.model.get_num_tokens
     graph = StateGraph(PlanExecuteState)
-    graph.add_node("planner", planner)
-    graph.add_node("executor", executor)
-    graph.add_node("replanner", replanner)
+    graph.add_node("planner", remembering(nodes.planner, spec.memory, count))
+    graph.add_node("executor", nodes.executor)
+    graph.add_node("replanner", remembering(nodes.replanner, spec.memory, count))
     graph.add_edge(START, "planner")
-    graph.add_conditional_edges("planner", after_planner, ["executor", END])
-    graph.add_conditional_edges("executor", after_executor, ["executor", "replanner"])
-    graph.add_conditional_edges("replanner", after_replanner, ["executor", END])
-    return graph.compile(checkpointer=checkpointer, name="plan-execute")
+    graph.add_conditional_edges("planner", _after_planner, ["executor", END])
+    graph.add_conditional_edges("executor", _after_executor, ["executor", "replanner"])
+    graph.add_conditional_edges("replanner", _after_replanner, ["executor", END])
+    return graph.compile(checkpointer=spec.checkpointer, name="plan-execute")

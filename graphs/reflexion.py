@@ -13,28 +13,24 @@ itself (structured output :class:`Evaluation`). A pass appends the answer to ``m
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, TypedDict
 
 from langchain_core.exceptions import OutputParserException
-from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage
 from langchain_core.runnables import RunnableConfig
-from langchain_core.tools import BaseTool
-from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 from langgraph.graph.state import CompiledStateGraph
 from pydantic import BaseModel, Field
 
-from agentlab.budget import RunBudget
-from agentlab.context import ContextWindow
 from agentlab.errors import UsageError
+from agentlab.graphs._memory_hook import remembering, run_answered
 from agentlab.graphs._records import tool_call_records
+from agentlab.graphs._spec import AgentSpec
 from agentlab.graphs.react import build_react_agent
-from agentlab.llm import LlamaChatModel
-from agentlab.tools import NeedsApproval, ToolRunner
+from agentlab.llm import side_model
 
 __all__ = [
     "Checker",
@@ -105,6 +101,7 @@ class ReflexionState(TypedDict, total=False):
     # one per trial: answer, passed (None until judged), feedback, reflection, error, tool_calls
     trials: list[dict[str, Any]]
     error: str | None  # set when the run ends without a passing answer
+    recalled: str  # memories recalled for this run (see agentlab.graphs._memory_hook)
     extra: dict[str, Any]  # reported by the CLI: trials, reflections, passed_on_trial
     tool_calls: list[dict[str, Any]]  # every trial's calls, as the CLI reports them
 
@@ -176,73 +173,49 @@ def _extra(trials: Sequence[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def build_reflexion_agent(
-    model: BaseChatModel,
-    tools: Sequence[BaseTool],
-    *,
-    checker: Checker | None = None,
-    max_trials: int = 3,
-    max_steps: int = 8,
-    checkpointer: BaseCheckpointSaver[Any] | None = None,
-    context: ContextWindow | None = None,
-    approval: NeedsApproval | None = None,
-    runner: ToolRunner | None = None,
-    budget: RunBudget | None = None,
-    offer: Callable[[Sequence[BaseTool]], Sequence[BaseTool]] | None = None,
-) -> CompiledStateGraph[Any, Any, Any, Any]:
-    """Compile a Reflexion graph: ``begin`` → (``actor`` → ``evaluator`` → ``reflect``)* → end.
+class _ReflexionNodes:
+    """The graph's nodes, sharing the actor sub-agent, the judges and the limits."""
 
-    Each trial runs a ReAct sub-agent over ``tools`` (``max_steps`` model turns per trial, same
-    approval, runner, budget and tool offer as :func:`build_react_agent`; the budget applies to
-    each trial). A trial that ends with an error (step limit, budget) fails with that error as
-    its feedback. ``checker(task, answer)`` judges the answers; without one the model does.
-    After a failed trial, unless it was the last, the model writes a reflection (at most 300
-    characters) that the following trials read. A checker or evaluator that raises ends the run
-    with ``error``; the checkpoint before the ``evaluator`` stays in the thread's history, so
-    the trial can be judged again without running it again.
-    """
-    if max_trials < 1:
-        raise UsageError(f"max_trials must be at least 1, not {max_trials}")
-    actor_agent = build_react_agent(
-        model, tools, max_steps=max_steps, context=context, approval=approval, runner=runner,
-        budget=budget, offer=offer,
-    )  # fmt: skip
-    evaluator_model = model.with_structured_output(Evaluation)
-    reflector_model = model.with_structured_output(Reflection)
-    # A llama.cpp model keeps the trial's KV cache across these side calls, so the next trial
-    # re-reads only its new lessons, not the tool-laden head of its prompt.
-    side: dict[str, Any] = {"keep_cache": True} if isinstance(model, LlamaChatModel) else {}
+    def __init__(self, spec: AgentSpec, checker: Checker | None, max_trials: int) -> None:
+        self.actor_agent = build_react_agent(spec.sub_agent())
+        # A llama.cpp model keeps the trial's KV cache across these side calls, so the next
+        # trial re-reads only its new lessons, not the tool-laden head of its prompt.
+        side = side_model(spec.model)
+        self.evaluator_model = side.with_structured_output(Evaluation)
+        self.reflector_model = side.with_structured_output(Reflection)
+        self.checker, self.max_trials = checker, max_trials
 
-    def judge(task: str, trial: dict[str, Any]) -> Verdict:
-        if checker is not None:
-            verdict = checker(task, trial["answer"])
+    def judge(self, task: str, trial: dict[str, Any]) -> Verdict:
+        if self.checker is not None:
+            verdict = self.checker(task, trial["answer"])
             if not isinstance(verdict, Verdict):
                 verdict = Verdict(bool(verdict))
             if verdict.passed or verdict.feedback:
                 return verdict
             return Verdict(False, "the answer did not pass the check")
         prompt = [SystemMessage(_EVALUATOR), HumanMessage(_describe(task, trial))]
-        evaluation = evaluator_model.invoke(prompt, **side)
+        evaluation = self.evaluator_model.invoke(prompt)
         if not isinstance(evaluation, Evaluation):
             raise OutputParserException("the model gave no evaluation")
         return Verdict(evaluation.correct, evaluation.reason.strip() or "judged wrong")
 
+    @staticmethod
     def begin(state: ReflexionState) -> dict[str, Any]:
         """A new task: the trials of an earlier task on this thread do not count."""
         return {"trials": [], "error": None, "extra": _extra([]), "tool_calls": []}
 
-    def actor(state: ReflexionState, config: RunnableConfig) -> dict[str, Any]:
+    def actor(self, state: ReflexionState, config: RunnableConfig) -> dict[str, Any]:
         history, task = _split(state["messages"])
         trials = state.get("trials", [])
         ask = HumanMessage(_ask(task, trials))
-        done = actor_agent.invoke({"messages": [*history, ask]}, config)
+        run = {"messages": [*history, ask], "recalled": state.get("recalled", "")}
+        done = self.actor_agent.invoke(run, config)
         transcript = done["messages"][len(history) + 1 :]
-        last = done["messages"][-1]
         error = done.get("error")
-        answered = isinstance(last, AIMessage) and not last.tool_calls and not error
+        answered = run_answered(done["messages"], error)
         calls = tool_call_records(transcript)
         trial = {
-            "answer": last.text if answered else "",
+            "answer": done["messages"][-1].text if answered else "",
             "passed": None,
             "feedback": "",
             "reflection": None,
@@ -255,7 +228,7 @@ def build_reflexion_agent(
             "tool_calls": [*state.get("tool_calls", []), *calls],
         }
 
-    def evaluator(state: ReflexionState) -> dict[str, Any]:
+    def evaluator(self, state: ReflexionState) -> dict[str, Any]:
         _, task = _split(state["messages"])
         trials = [dict(t) for t in state["trials"]]
         trial, number = trials[-1], len(trials)
@@ -263,31 +236,26 @@ def build_reflexion_agent(
             verdict = Verdict(False, trial["error"])
         else:
             try:
-                verdict = judge(task, trial)
+                verdict = self.judge(task, trial)
             except Exception as exc:  # reported as the run's error, never as a traceback
-                who = "checker" if checker is not None else "evaluator"
+                who = "checker" if self.checker is not None else "evaluator"
                 return {"error": f"the {who} failed on trial {number}: {type(exc).__name__}: {exc}"}
         trial.update(passed=verdict.passed, feedback=verdict.feedback)
         update: dict[str, Any] = {"trials": trials, "extra": _extra(trials)}
         if verdict.passed:
             return {**update, "messages": [AIMessage(trial["answer"])]}
-        if number >= max_trials:
+        if number >= self.max_trials:
             trials_run = f"{number} trial" + ("s" if number > 1 else "")
             return {**update, "error": f"no trial passed in {trials_run}: {verdict.feedback}"}
         return update
 
-    def reflect(state: ReflexionState) -> dict[str, Any]:
+    def reflect(self, state: ReflexionState) -> dict[str, Any]:
         _, task = _split(state["messages"])
         trials = [dict(t) for t in state["trials"]]
         trial = trials[-1]
-        prompt = [
-            SystemMessage(_REFLECTOR),
-            HumanMessage(
-                f"{_describe(task, trial)}\n\nWhy it was judged wrong: {trial['feedback']}"
-            ),
-        ]
+        why = f"{_describe(task, trial)}\n\nWhy it was judged wrong: {trial['feedback']}"
         try:
-            written = reflector_model.invoke(prompt, **side)
+            written = self.reflector_model.invoke([SystemMessage(_REFLECTOR), HumanMessage(why)])
             text = written.reflection if isinstance(written, Reflection) else ""
         except (OutputParserException, ValueError):  # no usable reflection: keep the feedback
             text = ""
@@ -296,19 +264,45 @@ def build_reflexion_agent(
         )
         return {"trials": trials, "extra": _extra(trials)}
 
-    def after_evaluator(state: ReflexionState) -> str:
-        if state.get("error") or state["trials"][-1]["passed"]:
-            return END
-        return "reflect"
 
+def _lessons(state: Mapping[str, Any]) -> list[str]:
+    return [t["reflection"] for t in state.get("trials", []) if t.get("reflection")]
+
+
+def _after_evaluator(state: ReflexionState) -> str:
+    if state.get("error") or state["trials"][-1]["passed"]:
+        return END
+    return "reflect"
+
+
+def build_reflexion_agent(
+    spec: AgentSpec, *, checker: Checker | None = None, max_trials: int = 3
+) -> CompiledStateGraph[Any, Any, Any, Any]:
+    """Compile a Reflexion graph: ``begin`` → (``actor`` → ``evaluator`` → ``reflect``)* → end.
+
+    Each trial runs a ReAct sub-agent over the spec's tools (``spec.max_steps`` model turns per
+    trial, the same approval, runner, budget and tool offer as
+    :func:`~agentlab.graphs.react.build_react_agent`; the budget applies to each trial). A trial
+    that ends with an error (step limit, budget) fails with that error as its feedback.
+    ``checker(task, answer)`` judges the answers; without one the model does. After a failed
+    trial, unless it was the last, the model writes a reflection (at most 300 characters) that
+    the following trials read. A checker or evaluator that raises ends the run with ``error``;
+    the checkpoint before the ``evaluator`` stays in the thread's history, so the trial can be
+    judged again without running it again. With memory, the run's lessons are stored with its
+    episode, and later runs of similar tasks recall them into every trial's prompt head.
+    """
+    if max_trials < 1:
+        raise UsageError(f"max_trials must be at least 1, not {max_trials}")
+    nodes = _ReflexionNodes(spec, checker, max_trials)
+    count = spec.model.get_num_tokens
     graph = StateGraph(ReflexionState)
-    graph.add_node("begin", begin)
-    graph.add_node("actor", actor)
-    graph.add_node("evaluator", evaluator)
-    graph.add_node("reflect", reflect)
+    graph.add_node("begin", remembering(nodes.begin, spec.memory, count))
+    graph.add_node("actor", nodes.actor)
+    graph.add_node("evaluator", remembering(nodes.evaluator, spec.memory, count, _lessons))
+    graph.add_node("reflect", nodes.reflect)
     graph.add_edge(START, "begin")
     graph.add_edge("begin", "actor")
     graph.add_edge("actor", "evaluator")
-    graph.add_conditional_edges("evaluator", after_evaluator, ["reflect", END])
+    graph.add_conditional_edges("evaluator", _after_evaluator, ["reflect", END])
     graph.add_edge("reflect", "actor")
-    return graph.compile(checkpointer=checkpointer, name="reflexion")
+    return graph.compile(checkpointer=spec.checkpointer, name="reflexion")

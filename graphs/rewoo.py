@@ -14,56 +14,43 @@ tools, references to missing, later or the same step, duplicate ids, invalid arg
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from typing import Any
 
-from langchain_core.language_models import BaseChatModel
-from langchain_core.tools import BaseTool
-from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
-from agentlab.budget import RunBudget
-from agentlab.context import ContextWindow
-from agentlab.graphs._rewoo_nodes import Answer, RewooNodes, RewooState, RewooStep, reported
-from agentlab.tools import NeedsApproval, ToolRunner
+from agentlab.graphs._memory_hook import remembering
+from agentlab.graphs._rewoo_nodes import Answer, Node, RewooNodes, RewooState, RewooStep, reported
+from agentlab.graphs._spec import AgentSpec
 
 __all__ = ["Answer", "RewooState", "RewooStep", "build_rewoo_agent"]
 
 
 def build_rewoo_agent(
-    model: BaseChatModel,
-    tools: Sequence[BaseTool],
-    *,
-    max_plan_steps: int = 6,
-    max_replans: int = 1,
-    max_steps: int = 8,
-    checkpointer: BaseCheckpointSaver[Any] | None = None,
-    context: ContextWindow | None = None,
-    approval: NeedsApproval | None = None,
-    runner: ToolRunner | None = None,
-    budget: RunBudget | None = None,
-    offer: Callable[[Sequence[BaseTool]], Sequence[BaseTool]] | None = None,
+    spec: AgentSpec, *, max_plan_steps: int = 6, max_replans: int = 1
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
     """Compile a ReWOO graph: ``planner`` → (``worker`` → [``approve``] → ``tools``)* →
     ``solver``.
 
     The planner writes 1 to ``max_plan_steps`` tool calls at once; an unusable plan or a failed
     step sends it back with the problem (and the results so far), at most ``max_replans``
-    times, after which the run ends with ``error``. ``max_steps`` bounds the run's model calls
-    (planner, extractions, solver). Approval, runner, budget and context as in
-    :func:`~agentlab.graphs.react.build_react_agent`; ``offer`` picks the tools the planner sees.
+    times, after which the run ends with ``error``. ``spec.max_steps`` bounds the run's model
+    calls (planner, extractions, solver). Approval, runner, budget and context as in
+    :func:`~agentlab.graphs.react.build_react_agent`; the offer picks the tools the planner
+    sees. With memory, what is recalled for the task reaches the planner and the solver, and
+    the run is recorded as an episode.
     """
-    nodes = RewooNodes(
-        model, tools, limits=(max_plan_steps, max_replans, max_steps), context=context,
-        approval=approval, runner=runner, budget=budget, offer=offer,
-    )  # fmt: skip
+    nodes = RewooNodes(spec, max_plan_steps=max_plan_steps, max_replans=max_replans)
+
+    def node(step: Node) -> Node:
+        return remembering(reported(step), spec.memory, spec.model.get_num_tokens)
+
     graph = StateGraph(RewooState)
-    graph.add_node("planner", reported(nodes.planner))
-    graph.add_node("worker", reported(nodes.worker))
+    graph.add_node("planner", node(nodes.planner))
+    graph.add_node("worker", node(nodes.worker))
     graph.add_node("approve", nodes.approve)
-    graph.add_node("tools", reported(nodes.run_tools))
-    graph.add_node("solver", reported(nodes.solver))
+    graph.add_node("tools", node(nodes.run_tools))
+    graph.add_node("solver", node(nodes.solver))
     graph.add_edge(START, "planner")
     graph.add_conditional_edges("planner", nodes.route, ["planner", "worker", END])
     steps = ["planner", "worker", "approve", "tools", "solver", END]
@@ -71,4 +58,4 @@ def build_rewoo_agent(
     graph.add_edge("approve", "tools")
     graph.add_conditional_edges("tools", nodes.route, ["planner", "worker", "solver", END])
     graph.add_edge("solver", END)
-    return graph.compile(checkpointer=checkpointer, name="rewoo")
+    return graph.compile(checkpointer=spec.checkpointer, name="rewoo")

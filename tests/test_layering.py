@@ -50,11 +50,18 @@ def imported(path: Path) -> list[str]:
     return [n for n in names if n == "agentlab" or n.startswith("agentlab.")]
 
 
+# The package's front door re-exports ``build_agent`` from the graphs on first use (a module
+# ``__getattr__``), the one import that points up; nothing else in the core may.
+FRONT_DOOR = ("agentlab", "agentlab.graphs")
+
+
 def test_every_import_follows_the_layers() -> None:
     wrong = []
     for module, path in modules():
         own = layer(module)
         for target in imported(path):
+            if (module, target) == FRONT_DOOR:
+                continue
             if target != "agentlab" and layer(target) not in ALLOWED[own]:
                 wrong.append(f"{module} ({own}) imports {target} ({layer(target)})")
     assert wrong == []

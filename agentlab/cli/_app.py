@@ -6,7 +6,7 @@ import json
 import sys
 import uuid
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
@@ -15,7 +15,6 @@ from typing import Annotated, Any
 import typer
 from langchain_core.tools import BaseTool
 from langgraph.checkpoint.memory import InMemorySaver
-from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 from rich.console import Console
@@ -43,16 +42,15 @@ from agentlab.cli._options import (
     ToolsOpt,
     TraceOpt,
 )
-from agentlab.cli._patterns import PATTERNS, build_pattern, pattern_options
+from agentlab.cli._patterns import pattern_options
 from agentlab.cli._run import RunResult, pending_call, run_task
 from agentlab.cli._threads import ThreadRecord, list_threads, load_thread, note_run, save_thread
 from agentlab.cli._tools import tools_app
 from agentlab.config import Settings, load_settings
 from agentlab.errors import UsageError
-from agentlab.llm import LlamaChatModel
-from agentlab.memory import AgentMemory, memory_tools
+from agentlab.graphs import PATTERNS, AgentSpec, build_agent, check_pattern
 from agentlab.testing import ScriptedChatModel
-from agentlab.tools import CallLedger, ToolStats, load_tools
+from agentlab.tools import load_tools
 from agentlab.tracing import Tracer
 
 __all__ = ["app"]
@@ -89,51 +87,14 @@ def _overrides(model: str | None, max_steps: int | None, n_ctx: int | None,
 
 
 @contextmanager
-def _checkpointer(settings: Settings) -> Iterator[SqliteSaver]:
-    settings.home.mkdir(parents=True, exist_ok=True)
-    with SqliteSaver.from_conn_string(str(settings.checkpoint_path)) as saver:
-        yield saver
-
-
-def _check_pattern(pattern: str) -> None:
-    if pattern not in PATTERNS:
-        raise UsageError(f"unknown pattern {pattern!r}; available: {', '.join(sorted(PATTERNS))}")
-
-
-@contextmanager
 def _agent(
     settings: Settings, pattern: str, tools: list[BaseTool], options: dict[str, Any]
-) -> Iterator[tuple[CompiledStateGraph[Any, Any, Any, Any], AgentMemory | None]]:
-    """The pattern's graph on the persistent checkpoints, its tool calls journaled and counted,
-    and the memory it recalls from (``None`` with ``--no-memory``)."""
+) -> Iterator[CompiledStateGraph[Any, Any, Any, Any]]:
+    """The pattern's graph as :func:`agentlab.build_agent` builds it from the settings; its
+    files are closed when the command ends."""
     own = pattern_options(pattern, tools, **options)  # before the model loads: usage errors
-    chat_model = LlamaChatModel.from_settings(settings)
-    memory = AgentMemory.from_settings(settings) if settings.memory else None
-    if memory is not None and settings.memory_tools:
-        tools = [*tools, *memory_tools(memory)]
-    with (
-        _checkpointer(settings) as saver,
-        closing(CallLedger(settings.tool_db_path)) as ledger,
-        closing(ToolStats(settings.tool_db_path)) as stats,
-    ):
-        try:
-            graph = build_pattern(pattern, chat_model, tools, settings=settings,
-                                  checkpointer=saver, stats=stats, ledger=ledger, memory=memory,
-                                  **own)  # fmt: skip
-            yield graph, memory
-        finally:
-            if memory is not None:
-                memory.close()
-
-
-def _record(memory: AgentMemory | None, pattern: str, task: str, result: RunResult) -> None:
-    """The episode of a finished run (the ReAct graph records its own)."""
-    if memory is None or pattern == "react" or result.status == "interrupted":
-        return
-    used = [call["name"] for call in result.tool_calls]
-    lessons = [str(r) for r in result.extra.get("reflections", [])]  # reflexion's lessons
-    memory.record_run(task, answer=result.answer, status=result.status, error=result.error,
-                      tools=used, reflections=lessons, thread_id=result.thread_id)  # fmt: skip
+    with ExitStack() as resources:
+        yield build_agent(pattern, tools, settings=settings, resources=resources, **own)
 
 
 def _drive(
@@ -189,7 +150,7 @@ def run(
     """Run an agent on TASK and print its answer (or the JSON result with --json)."""
     if not task.strip():
         raise UsageError("the task is empty; say what the agent should do")
-    _check_pattern(pattern)
+    check_pattern(pattern)
     overrides = _overrides(model, max_steps, n_ctx, kv_type, gpu_layers, context_policy,
                            no_memory)  # fmt: skip
     settings = load_settings(**overrides)
@@ -199,7 +160,7 @@ def run(
     tracer = Tracer(trace or settings.trace_dir / f"{thread_id}.jsonl", thread_id=thread_id,
                     pattern=pattern)  # fmt: skip
     try:
-        with _agent(settings, pattern, loaded, options) as (graph, memory):
+        with _agent(settings, pattern, loaded, options) as graph:
             waiting = pending_call(graph, thread_id) if thread else None
             if waiting is not None:
                 raise UsageError(
@@ -211,7 +172,6 @@ def run(
             result = _drive(graph, task, thread_id=thread_id, settings=settings, tools=loaded,
                             tracer=tracer, as_json=as_json)  # fmt: skip
             note_run(settings, thread_id, graph, result)
-            _record(memory, pattern, task, result)
     finally:
         tracer.close()
     _print_result(result, as_json)
@@ -242,7 +202,7 @@ def resume(
     tracer = Tracer(trace or settings.trace_dir / f"{thread_id}.jsonl", thread_id=thread_id,
                     pattern=record.pattern)  # fmt: skip
     try:
-        with _agent(settings, record.pattern, loaded, record.options) as (graph, _):
+        with _agent(settings, record.pattern, loaded, record.options) as graph:
             payload = _resume_payload(graph, thread_id, approve, reject, edit, loaded, as_json)
             result = _drive(graph, payload, thread_id=thread_id, settings=settings,
                             tools=loaded, tracer=tracer, as_json=as_json)  # fmt: skip
@@ -315,6 +275,14 @@ def eval_(
     gpu_layers: GpuOpt = None,
     context_policy: PolicyOpt = None,
     team: TeamOpt = None,
+    with_memory: Annotated[
+        bool,
+        typer.Option(
+            "--memory",
+            help="recall from agent memory before each task and record each run (off: every "
+            "task starts from nothing)",
+        ),
+    ] = False,
     repeat: Annotated[
         int | None,
         typer.Option("--repeat", min=1, help="run every task N times (default 1), each fresh"),
@@ -341,7 +309,8 @@ def eval_(
     run_only = {"--pattern": pattern, "--tools": tools, "--model": model,
                 "--max-steps": max_steps, "--trace": trace, "--ctx": n_ctx,
                 "--kv-type": kv_type, "--gpu-layers": gpu_layers,
-                "--context-policy": context_policy, "--team": team, "--repeat": repeat}  # fmt: skip
+                "--context-policy": context_policy, "--team": team, "--repeat": repeat,
+                "--memory": with_memory or None}  # fmt: skip
     if compare is not None:
         if suite is not None:
             raise UsageError("give either SUITE (run it) or --compare A.json B.json, not both")
@@ -356,15 +325,14 @@ def eval_(
     if png is not None:
         raise UsageError("--png draws a comparison; use it with --compare A.json B.json")
     pattern = pattern or "react"
-    _check_pattern(pattern)
+    check_pattern(pattern)
     tasks = load_suite(suite)
     settings = load_settings(**_overrides(model, max_steps, n_ctx, kv_type, gpu_layers,
-                                          context_policy))  # fmt: skip
+                                          context_policy), memory=with_memory)  # fmt: skip
     loaded = load_tools(tools) if tools else []
     own = pattern_options(pattern, loaded, team=team)
     if pattern == "reflexion":
         own["checker"] = suite_checker(tasks)
-    chat_model = LlamaChatModel.from_settings(settings)
     trace_path = trace or settings.trace_dir / f"eval-{uuid.uuid4().hex[:8]}.jsonl"
     repeats = repeat or 1
 
@@ -373,9 +341,9 @@ def eval_(
         which = f" [dim]({number}/{repeats})[/]" if repeats > 1 else ""
         err.print(f"{mark} {task.id}{which}: {result.answer[:80] or result.error}")
 
-    with closing(ToolStats(settings.tool_db_path)) as stats:
-        graph = build_pattern(pattern, chat_model, loaded, settings=settings,
-                              checkpointer=InMemorySaver(), stats=stats, **own)  # fmt: skip
+    with ExitStack() as resources:  # every task on a fresh thread: checkpoints in memory
+        graph = build_agent(pattern, loaded, settings=settings, checkpointer=InMemorySaver(),
+                            resources=resources, **own)  # fmt: skip
         report = run_suite(
             graph, tasks, max_steps=settings.max_steps, trace_path=trace_path, repeat=repeats,
             on_result=None if as_json else progress,
@@ -426,12 +394,12 @@ def graph(
     tools: ToolsOpt = None,
 ) -> None:
     """Show the shape of a pattern's graph (over the demo tools unless --tools is given)."""
-    _check_pattern(pattern)
+    builder = check_pattern(pattern)
     if png is not None and not png.parent.exists():
         raise UsageError(f"cannot write {png}: folder {png.parent} does not exist")
     loaded = load_tools(tools or "agentlab.tools.demo:TOOLS")
     stand_in = ScriptedChatModel(turns=[])  # the shape needs no model
-    built = build_pattern(pattern, stand_in, loaded, settings=load_settings(), checkpointer=None)
+    built = builder(AgentSpec(stand_in, loaded))
     if png is not None:
         draw_png(built, png)
         err.print(f"wrote {png}")
