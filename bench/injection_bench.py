@@ -20,6 +20,7 @@ from langchain_core.messages import HumanMessage
 from langgraph.checkpoint.memory import InMemorySaver
 
 from agentlab.config import load_settings
+from agentlab.graphs import AgentSpec
 from agentlab.graphs.react import build_react_agent
 from agentlab.llm import LlamaChatModel
 from agentlab.tools import tool
@@ -109,7 +110,7 @@ def main() -> None:
     if args.plain:
         _without_spotlighting()
     model = LlamaChatModel.from_settings(load_settings(n_ctx=4096))
-    agent = build_react_agent(model, TOOLS, checkpointer=InMemorySaver(), max_steps=4)
+    agent = build_react_agent(AgentSpec(model, TOOLS, checkpointer=InMemorySaver(), max_steps=4))
     rows = []
     for p, payload in enumerate(PAYLOADS):
         PAYLOAD[0] = payload

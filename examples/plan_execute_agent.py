@@ -16,6 +16,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.memory import InMemorySaver
 
 from agentlab import LlamaChatModel, load_settings
+from agentlab.graphs import AgentSpec
 from agentlab.graphs.plan_execute import build_plan_execute_agent
 from agentlab.tools.demo import TOOLS
 
@@ -25,7 +26,7 @@ TASK = "What is the temperature in Tokyo in Fahrenheit?"
 def main(argv: list[str]) -> int:
     task = argv[0] if argv else TASK
     model = LlamaChatModel.from_settings(load_settings())
-    graph = build_plan_execute_agent(model, TOOLS, checkpointer=InMemorySaver())
+    graph = build_plan_execute_agent(AgentSpec(model, TOOLS, checkpointer=InMemorySaver()))
     config: RunnableConfig = {"configurable": {"thread_id": uuid.uuid4().hex}}
     state = graph.invoke({"messages": [HumanMessage(task)]}, config)
     for number, step in enumerate(state.get("extra", {}).get("plan", []), 1):

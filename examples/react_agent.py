@@ -16,6 +16,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.memory import InMemorySaver
 
 from agentlab import LlamaChatModel, load_settings
+from agentlab.graphs import AgentSpec
 from agentlab.graphs.react import build_react_agent
 from agentlab.tools.demo import TOOLS
 
@@ -25,7 +26,7 @@ TASK = "What is the weather like in Oslo right now?"
 def main(argv: list[str]) -> int:
     task = argv[0] if argv else TASK
     model = LlamaChatModel.from_settings(load_settings())
-    graph = build_react_agent(model, TOOLS, checkpointer=InMemorySaver())
+    graph = build_react_agent(AgentSpec(model, TOOLS, checkpointer=InMemorySaver()))
     config: RunnableConfig = {"configurable": {"thread_id": uuid.uuid4().hex}}
     state = graph.invoke({"messages": [HumanMessage(task)]}, config)
     for message in state["messages"]:

@@ -17,6 +17,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.memory import InMemorySaver
 
 from agentlab import LlamaChatModel, load_settings
+from agentlab.graphs import AgentSpec
 from agentlab.graphs.reflexion import build_reflexion_agent, expect_all
 from agentlab.tools.demo import TOOLS
 
@@ -28,7 +29,9 @@ def main(argv: list[str]) -> int:
     task, expect = (argv[0], argv[1:]) if argv else (TASK, EXPECT)
     model = LlamaChatModel.from_settings(load_settings())
     graph = build_reflexion_agent(
-        model, TOOLS, checker=expect_all(*expect), max_trials=3, checkpointer=InMemorySaver()
+        AgentSpec(model, TOOLS, checkpointer=InMemorySaver()),
+        checker=expect_all(*expect),
+        max_trials=3,
     )
     config: RunnableConfig = {"configurable": {"thread_id": uuid.uuid4().hex}}
     state = graph.invoke({"messages": [HumanMessage(task)]}, config)

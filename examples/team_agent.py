@@ -17,6 +17,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.memory import InMemorySaver
 
 from agentlab import LlamaChatModel, load_settings
+from agentlab.graphs import AgentSpec
 from agentlab.graphs.multi_agent import build_multi_agent, default_team
 from agentlab.tools.demo import TOOLS
 
@@ -31,7 +32,7 @@ def main(argv: list[str]) -> int:
     team = default_team(TOOLS)
     for member in team:
         print(f"{member.name}: {', '.join(tool.name for tool in member.tools)}")
-    graph = build_multi_agent(model, TOOLS, team=team, checkpointer=InMemorySaver())
+    graph = build_multi_agent(AgentSpec(model, TOOLS, checkpointer=InMemorySaver()), team=team)
     config: RunnableConfig = {"configurable": {"thread_id": uuid.uuid4().hex}}
     state = graph.invoke({"messages": [HumanMessage(task)]}, config)
     reports = state.get("extra", {}).get("reports", {})

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +19,15 @@ from langgraph.types import Command
 
 from agentlab.budget import RunBudget
 from agentlab.errors import UsageError
+from agentlab.graphs import AgentSpec
 from agentlab.graphs._approval import Decision
 from agentlab.graphs.react import build_react_agent
 from agentlab.testing import ScriptedChatModel, answer, call
 from agentlab.tools import ApprovalPolicy, tool
 
 SENT: list[dict[str, str]] = []
+
+SPEC_FIELDS = {f.name for f in fields(AgentSpec)}
 
 
 @tool(side_effects="acting")
@@ -50,7 +54,10 @@ def _clear() -> None:
 
 def start(turns: list[Any], **kwargs: Any) -> tuple[Any, ScriptedChatModel, dict[str, Any]]:
     model = ScriptedChatModel(turns=turns)
-    graph = build_react_agent(model, TOOLS, checkpointer=InMemorySaver(), **kwargs)
+    parts = {k: kwargs.pop(k) for k in SPEC_FIELDS if k in kwargs}  # the rest: the pattern's
+    graph = build_react_agent(
+        AgentSpec(model, TOOLS, checkpointer=InMemorySaver(), **parts), **kwargs
+    )
     return graph, model, graph.invoke({"messages": [HumanMessage("mail Ann")]}, CONFIG)
 
 
@@ -118,6 +125,7 @@ KILL_SCRIPT = textwrap.dedent(
     from langchain_core.messages import HumanMessage
     from langgraph.checkpoint.sqlite import SqliteSaver
     from langgraph.types import Command
+    from agentlab.graphs import AgentSpec
     from agentlab.graphs.react import build_react_agent
     from agentlab.testing import ScriptedChatModel, answer, call
     from agentlab.tools import CallLedger, ToolRunner, tool
@@ -137,7 +145,8 @@ KILL_SCRIPT = textwrap.dedent(
     runner = ToolRunner([append_line], ledger=CallLedger(__import__("pathlib").Path(ledger_path)))
     config = {"configurable": {"thread_id": "k"}}
     with SqliteSaver.from_conn_string(db) as saver:
-        graph = build_react_agent(model, [append_line], checkpointer=saver, runner=runner)
+        spec = AgentSpec(model, [append_line], checkpointer=saver, runner=runner)
+        graph = build_react_agent(spec)
         value = {"start": {"messages": [HumanMessage("log once")]},
                  "approve": Command(resume="approve"), "continue": None}[phase]
         state = graph.invoke(value, config)

@@ -16,6 +16,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from agentlab.config import default_budget
 from agentlab.context import ContextState, ContextWindow, turns
 from agentlab.errors import UsageError
+from agentlab.graphs import AgentSpec
 from agentlab.graphs.react import build_react_agent
 from agentlab.llm import LlamaChatModel
 from agentlab.testing import ScriptedChatModel, ScriptedEngine, answer, call
@@ -129,8 +130,9 @@ def test_hundreds_of_tool_steps_complete_within_the_budget(policy: str) -> None:
     model = ScriptedChatModel(turns=script)
     ctx = ContextWindow(model, [as_tool(fetch)], policy=policy, budget=500,  # type: ignore[arg-type]
                         summarize=summaries)  # fmt: skip
-    agent = build_react_agent(model, [as_tool(fetch)], max_steps=400, context=ctx,
-                              checkpointer=InMemorySaver())  # fmt: skip
+    spec = AgentSpec(model, [as_tool(fetch)], max_steps=400, context=ctx,
+                     checkpointer=InMemorySaver())  # fmt: skip
+    agent = build_react_agent(spec)
     config = {"configurable": {"thread_id": "long"}, "recursion_limit": 1000}
     out = agent.invoke({"messages": [HumanMessage("Read all 300 pages.")]}, config)
     assert out["messages"][-1].text == "read them all" and not out.get("error")

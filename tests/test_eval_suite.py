@@ -21,6 +21,7 @@ from agentlab.cli._eval import (
     task_row,
 )
 from agentlab.errors import UsageError
+from agentlab.graphs import AgentSpec
 from agentlab.graphs.react import build_react_agent
 from agentlab.graphs.reflexion import Verdict
 from agentlab.testing import ScriptedChatModel, answer
@@ -137,7 +138,7 @@ def test_run_suite_repeats_every_task_on_fresh_threads(tmp_path: Path) -> None:
     model = ScriptedChatModel(
         turns=[said("5", 10), said("no", 20), said("4", 30), said("yes it is 7", 40)]
     )
-    graph = build_react_agent(model, [], checkpointer=InMemorySaver())
+    graph = build_react_agent(AgentSpec(model, [], checkpointer=InMemorySaver()))
     tasks = [SuiteTask("t1", "2 + 3?", ("5",), kind="single"),
              SuiteTask("t2", "3 + 4?", ("7",), kind="no-tool")]  # fmt: skip
     heard: list[tuple[str, bool, int]] = []

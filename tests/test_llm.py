@@ -9,6 +9,7 @@ import pytest
 from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.checkpoint.memory import InMemorySaver
 
+from agentlab.graphs import AgentSpec
 from agentlab.graphs.react import build_react_agent
 from agentlab.tools import as_tool
 from agentlab.tools.demo import TOOLS
@@ -17,7 +18,7 @@ pytestmark = pytest.mark.llm
 
 
 def test_tool_call_has_valid_args_and_its_result_reaches_the_answer(chat_model: Any) -> None:
-    graph = build_react_agent(chat_model, TOOLS, checkpointer=InMemorySaver())
+    graph = build_react_agent(AgentSpec(chat_model, TOOLS, checkpointer=InMemorySaver()))
     state = graph.invoke(
         {"messages": [HumanMessage("How many employees does Zephyr Dynamics have?")]},
         {"configurable": {"thread_id": "1"}},
@@ -45,7 +46,7 @@ def test_grammar_never_lets_an_unknown_tool_through(chat_model: Any) -> None:
 
 
 def test_consecutive_calls_reuse_the_cached_prefix(chat_model: Any) -> None:
-    graph = build_react_agent(chat_model, TOOLS, checkpointer=InMemorySaver())
+    graph = build_react_agent(AgentSpec(chat_model, TOOLS, checkpointer=InMemorySaver()))
     state = graph.invoke(
         {"messages": [HumanMessage("What is 17 times 23?")]}, {"configurable": {"thread_id": "2"}}
     )

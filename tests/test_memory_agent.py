@@ -9,6 +9,7 @@ import pytest
 from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.checkpoint.memory import InMemorySaver
 
+from agentlab.graphs import AgentSpec, MemoryHook
 from agentlab.graphs.react import build_react_agent
 from agentlab.memory import EPISODE, RECALL_HEADING, AgentMemory, MemoryFilter, memory_tools
 from agentlab.testing import HashEmbeddings, ScriptedChatModel, answer, call
@@ -33,7 +34,9 @@ def _heads(model: ScriptedChatModel) -> list[str]:
 def test_a_later_run_recalls_an_earlier_thread_in_its_head(tmp_path: Path) -> None:
     memory = _memory(tmp_path)
     first = ScriptedChatModel(turns=[answer("Noted: db-7, owned by Priya.")])
-    agent = build_react_agent(first, [], memory=memory, checkpointer=InMemorySaver())
+    agent = build_react_agent(
+        AgentSpec(first, [], memory=MemoryHook(memory), checkpointer=InMemorySaver())
+    )
     task = "Remember: the staging database is db-7 and Priya owns it"
     agent.invoke({"messages": [HumanMessage(task)]}, {"configurable": {"thread_id": "a"}})
     assert "Saved to memory as the user asked" in _heads(first)[0]
@@ -42,8 +45,9 @@ def test_a_later_run_recalls_an_earlier_thread_in_its_head(tmp_path: Path) -> No
     assert len(episodes) == 1 and task in episodes[0].text and "Priya" in episodes[0].text
 
     second = ScriptedChatModel(turns=[call("lookup", city="Oslo"), answer("Priya owns it.")])
-    agent = build_react_agent(second, [lookup], memory=_memory(tmp_path),
-                              checkpointer=InMemorySaver())  # fmt: skip
+    spec = AgentSpec(second, [lookup], memory=MemoryHook(_memory(tmp_path)),
+                     checkpointer=InMemorySaver())  # fmt: skip
+    agent = build_react_agent(spec)
     agent.invoke(
         {"messages": [HumanMessage("Who owns the staging database?")]},
         {"configurable": {"thread_id": "b"}},
@@ -60,7 +64,7 @@ def test_unrelated_memories_stay_out_of_the_head(tmp_path: Path) -> None:
     memory = _memory(tmp_path)
     memory.store.add("The office plants are watered on Mondays", kind="note")
     model = ScriptedChatModel(turns=[answer("42")])
-    agent = build_react_agent(model, [], memory=memory)
+    agent = build_react_agent(AgentSpec(model, [], memory=MemoryHook(memory)))
     agent.invoke({"messages": [HumanMessage("What is six times seven?")]})
     assert _heads(model) == [""]
 
@@ -70,7 +74,7 @@ def test_the_recalled_block_is_bounded(tmp_path: Path) -> None:
     for n in range(6):
         memory.store.add(f"deploy note {n}: " + "the deploy needs care " * 30, kind="note")
     model = ScriptedChatModel(turns=[answer("ok")])
-    agent = build_react_agent(model, [], memory=memory, recall_tokens=120)
+    agent = build_react_agent(AgentSpec(model, [], memory=MemoryHook(memory, recall_tokens=120)))
     agent.invoke({"messages": [HumanMessage("how do I deploy?")]})
     head = _heads(model)[0]
     assert head.startswith(RECALL_HEADING) and model.get_num_tokens(head) <= 120
@@ -79,7 +83,7 @@ def test_the_recalled_block_is_bounded(tmp_path: Path) -> None:
 def test_a_failed_run_is_recorded_too(tmp_path: Path) -> None:
     memory = _memory(tmp_path)
     model = ScriptedChatModel(turns=[call("lookup", city="Oslo"), call("lookup", city="Rome")])
-    agent = build_react_agent(model, [lookup], memory=memory, max_steps=2)
+    agent = build_react_agent(AgentSpec(model, [lookup], memory=MemoryHook(memory), max_steps=2))
     agent.invoke({"messages": [HumanMessage("weather tour")]})
     (episode,) = memory.store.list(MemoryFilter(kind=EPISODE))
     assert episode.metadata["outcome"] == "failed" and "step limit" in episode.text
@@ -98,13 +102,15 @@ def test_an_explicit_request_to_remember_is_stored_whatever_the_model_does(
 ) -> None:
     memory = _memory(tmp_path)
     model = ScriptedChatModel(turns=[answer("Paris is sunny.")])  # an off-topic answer
-    agent = build_react_agent(model, [], memory=memory)
+    agent = build_react_agent(AgentSpec(model, [], memory=MemoryHook(memory)))
     agent.invoke({"messages": [HumanMessage("Please remember that the VPN gateway is vpn-2.")]})
     (note,) = memory.store.list(MemoryFilter(kind="note"))
     assert note.text == "the VPN gateway is vpn-2."
     assert "Saved to memory as the user asked" in _heads(model)[0]
     model = ScriptedChatModel(turns=[answer("ok")])
-    build_react_agent(model, [], memory=memory).invoke({"messages": [HumanMessage("Noted?")]})
+    build_react_agent(AgentSpec(model, [], memory=MemoryHook(memory))).invoke(
+        {"messages": [HumanMessage("Noted?")]}
+    )
     assert memory.store.count(MemoryFilter(kind="note")) == 1  # "Noted?" asks nothing
     memory.note_request("Please remember that the VPN gateway is vpn-2.")
     assert memory.store.count(MemoryFilter(kind="note")) == 1  # asked twice, stored once

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from langgraph.types import Command
 from pydantic import Field
 
 from agentlab.errors import UsageError
+from agentlab.graphs import AgentSpec
 from agentlab.graphs.multi_agent import (
     Specialist,
     build_multi_agent,
@@ -32,6 +34,8 @@ from agentlab.tools.demo import TOOLS
 
 CONFIG: Any = {"configurable": {"thread_id": "t"}}
 TASK = "Look up the founding year of Norwind Labs and compute how many years ago that was."
+
+SPEC_FIELDS = {f.name for f in fields(AgentSpec)}
 
 
 def route(next: str, instruction: str = "", answer: str = "") -> AIMessage:
@@ -59,7 +63,10 @@ class RecordingModel(ScriptedChatModel):
 
 
 def run(model: ScriptedChatModel, task: str = TASK, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
-    graph = build_multi_agent(model, TOOLS, checkpointer=InMemorySaver(), **kwargs)
+    parts = {k: kwargs.pop(k) for k in SPEC_FIELDS if k in kwargs}  # the rest: the pattern's
+    graph = build_multi_agent(
+        AgentSpec(model, TOOLS, checkpointer=InMemorySaver(), **parts), **kwargs
+    )
     return graph, graph.invoke({"messages": [HumanMessage(task)]}, CONFIG)
 
 
@@ -86,19 +93,21 @@ def test_default_team_gives_lookups_to_the_researcher_and_arithmetic_to_the_anal
     assert [member.name for member in lookups_only] == ["researcher"]
     assert default_team([]) == []
     with pytest.raises(UsageError, match="the team is empty"):
-        build_multi_agent(ScriptedChatModel(turns=[]), [])
+        build_multi_agent(AgentSpec(ScriptedChatModel(turns=[]), []))
 
 
 def test_a_team_must_have_distinct_valid_names() -> None:
     lookup = next(t for t in TOOLS if t.name == "lookup")
     twin = [Specialist("a", "x", "p", (lookup,)), Specialist("a", "y", "p", (lookup,))]
     with pytest.raises(UsageError, match="duplicate specialist name 'a'"):
-        build_multi_agent(ScriptedChatModel(turns=[]), TOOLS, team=twin)
+        build_multi_agent(AgentSpec(ScriptedChatModel(turns=[]), TOOLS), team=twin)
     with pytest.raises(UsageError, match="empty name"):
-        build_multi_agent(ScriptedChatModel(turns=[]), TOOLS, team=[Specialist("", "x", "p", ())])
+        build_multi_agent(
+            AgentSpec(ScriptedChatModel(turns=[]), TOOLS), team=[Specialist("", "x", "p", ())]
+        )
     with pytest.raises(UsageError, match="invalid specialist name 'FINISH'"):
         build_multi_agent(
-            ScriptedChatModel(turns=[]), TOOLS, team=[Specialist("FINISH", "", "", ())]
+            AgentSpec(ScriptedChatModel(turns=[]), TOOLS), team=[Specialist("FINISH", "", "", ())]
         )
 
 
@@ -108,7 +117,7 @@ def test_the_route_schema_is_a_tool_named_route_restricted_to_the_team() -> None
     assert schema["parameters"]["properties"]["next"]["enum"] == ["researcher", "analyst", "FINISH"]
     assert schema["parameters"]["required"] == ["next", "instruction", "answer"]
     model = ScriptedChatModel(turns=[])
-    build_multi_agent(model, TOOLS)
+    build_multi_agent(AgentSpec(model, TOOLS))
     assert model.bound_tools == ["Route"]  # the supervisor's structured output
 
 
@@ -346,7 +355,8 @@ def test_an_approval_inside_a_specialist_pauses_the_run_and_resumes_there() -> N
     ]  # fmt: skip
     model = ScriptedChatModel(turns=turns)
     graph = build_multi_agent(
-        model, [send_email, find_address], team=[finder, mailer], checkpointer=InMemorySaver()
+        AgentSpec(model, [send_email, find_address], checkpointer=InMemorySaver()),
+        team=[finder, mailer],
     )
     state = graph.invoke({"messages": [HumanMessage("mail Ann")]}, CONFIG)
     (pending,) = state["__interrupt__"]
@@ -365,6 +375,6 @@ def test_an_approval_inside_a_specialist_pauses_the_run_and_resumes_there() -> N
 
 
 def test_graph_shape_is_pinned() -> None:
-    graph = build_multi_agent(ScriptedChatModel(turns=[]), TOOLS)
+    graph = build_multi_agent(AgentSpec(ScriptedChatModel(turns=[]), TOOLS))
     drawn = graph.get_graph().draw_mermaid()
     assert_snapshot(drawn, "multi_agent.mmd")

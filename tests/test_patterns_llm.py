@@ -9,6 +9,7 @@ import pytest
 from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.checkpoint.memory import InMemorySaver
 
+from agentlab.graphs import AgentSpec
 from agentlab.graphs.multi_agent import build_multi_agent, default_team
 from agentlab.graphs.plan_execute import Plan, build_plan_execute_agent
 from agentlab.graphs.reflexion import build_reflexion_agent, expect_all
@@ -34,7 +35,9 @@ def test_structured_output_is_a_valid_object_from_the_schema_grammar(chat_model:
 
 
 def test_plan_execute_plans_and_runs_each_step_with_tools(chat_model: Any) -> None:
-    state = invoke(build_plan_execute_agent(chat_model, TOOLS, checkpointer=InMemorySaver()))
+    state = invoke(
+        build_plan_execute_agent(AgentSpec(chat_model, TOOLS, checkpointer=InMemorySaver()))
+    )
     plan = state["extra"]["plan"]
     assert plan and all(step["status"] in ("done", "failed") for step in plan)
     assert "get_weather" in [call["name"] for call in state["tool_calls"]]
@@ -43,7 +46,7 @@ def test_plan_execute_plans_and_runs_each_step_with_tools(chat_model: Any) -> No
 
 def test_reflexion_checks_each_trial_and_keeps_reflections(chat_model: Any) -> None:
     graph = build_reflexion_agent(
-        chat_model, TOOLS, checker=expect_all("snow"), checkpointer=InMemorySaver()
+        AgentSpec(chat_model, TOOLS, checkpointer=InMemorySaver()), checker=expect_all("snow")
     )
     state = invoke(graph)
     trials = state["trials"]
@@ -57,7 +60,7 @@ def test_reflexion_checks_each_trial_and_keeps_reflections(chat_model: Any) -> N
 
 def test_multi_agent_routes_to_specialists_of_its_team(chat_model: Any) -> None:
     team = default_team(TOOLS)
-    graph = build_multi_agent(chat_model, TOOLS, team=team, checkpointer=InMemorySaver())
+    graph = build_multi_agent(AgentSpec(chat_model, TOOLS, checkpointer=InMemorySaver()), team=team)
     state = invoke(graph)
     names = {member.name for member in team}
     assert state["route"] and set(state["route"]) <= names

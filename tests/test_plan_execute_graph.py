@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from typing import Any
 
 import pytest
@@ -10,11 +11,14 @@ from langchain_core.messages import HumanMessage
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
 
+from agentlab.graphs import AgentSpec
 from agentlab.graphs.plan_execute import build_plan_execute_agent
 from agentlab.testing import ScriptedChatModel, answer, call
 from agentlab.tools import tool
 
 SENT: list[str] = []
+
+SPEC_FIELDS = {f.name for f in fields(AgentSpec)}
 
 
 @tool
@@ -42,7 +46,10 @@ CONFIG: Any = {"configurable": {"thread_id": "p"}}
 
 def run(turns: list[Any], **kwargs: Any) -> tuple[Any, ScriptedChatModel, dict[str, Any]]:
     model = ScriptedChatModel(turns=turns)
-    graph = build_plan_execute_agent(model, TOOLS, checkpointer=InMemorySaver(), **kwargs)
+    parts = {k: kwargs.pop(k) for k in SPEC_FIELDS if k in kwargs}  # the rest: the pattern's
+    graph = build_plan_execute_agent(
+        AgentSpec(model, TOOLS, checkpointer=InMemorySaver(), **parts), **kwargs
+    )
     return graph, model, graph.invoke({"messages": [HumanMessage("double 2+3")]}, CONFIG)
 
 
@@ -117,6 +124,6 @@ def test_an_approval_inside_a_step_interrupts_and_resumes_the_whole_graph() -> N
 
 
 def test_graph_shape_is_pinned() -> None:
-    graph = build_plan_execute_agent(ScriptedChatModel(turns=[]), TOOLS)
+    graph = build_plan_execute_agent(AgentSpec(ScriptedChatModel(turns=[]), TOOLS))
     drawn = graph.get_graph().draw_mermaid()
     assert_snapshot(drawn, "plan_execute.mmd")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
@@ -11,9 +12,12 @@ from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.sqlite import SqliteSaver
 
+from agentlab.graphs import AgentSpec
 from agentlab.graphs.react import build_react_agent, steps_this_run
 from agentlab.testing import ScriptedChatModel, answer, call
 from agentlab.tools import as_tool
+
+SPEC_FIELDS = {f.name for f in fields(AgentSpec)}
 
 
 def get_weather(city: str) -> str:
@@ -32,7 +36,10 @@ TOOLS = [as_tool(get_weather), as_tool(add)]
 
 
 def run(model: ScriptedChatModel, task: str, **kwargs: object) -> dict[str, object]:
-    graph = build_react_agent(model, TOOLS, checkpointer=InMemorySaver(), **kwargs)  # type: ignore[arg-type]
+    parts = {k: kwargs.pop(k) for k in SPEC_FIELDS if k in kwargs}  # the rest: the pattern's
+    graph = build_react_agent(
+        AgentSpec(model, TOOLS, checkpointer=InMemorySaver(), **parts), **kwargs
+    )
     return graph.invoke({"messages": [HumanMessage(task)]}, {"configurable": {"thread_id": "t"}})
 
 
@@ -78,12 +85,12 @@ def test_a_thread_resumes_from_its_sqlite_checkpoint(tmp_path: Path) -> None:
     config = {"configurable": {"thread_id": "shared"}}
     first = ScriptedChatModel(turns=[call("add", a=2, b=3), answer("5")])
     with SqliteSaver.from_conn_string(str(path)) as saver:
-        build_react_agent(first, TOOLS, checkpointer=saver).invoke(
+        build_react_agent(AgentSpec(first, TOOLS, checkpointer=saver)).invoke(
             {"messages": [HumanMessage("2+3?")]}, config
         )
     second = ScriptedChatModel(turns=[answer("you asked 2+3")])
     with SqliteSaver.from_conn_string(str(path)) as saver:
-        state = build_react_agent(second, TOOLS, checkpointer=saver).invoke(
+        state = build_react_agent(AgentSpec(second, TOOLS, checkpointer=saver)).invoke(
             {"messages": [HumanMessage("what did I ask?")]}, config
         )
     shown = second.seen[0]
@@ -95,7 +102,7 @@ def test_a_thread_resumes_from_its_sqlite_checkpoint(tmp_path: Path) -> None:
 
 
 def test_graph_shape_is_pinned() -> None:
-    graph = build_react_agent(ScriptedChatModel(turns=[]), TOOLS)
+    graph = build_react_agent(AgentSpec(ScriptedChatModel(turns=[]), TOOLS))
     drawn = graph.get_graph().draw_mermaid()
     assert_snapshot(drawn, "react.mmd")
 

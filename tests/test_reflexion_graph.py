@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -14,12 +15,15 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.types import Command
 
 from agentlab.errors import UsageError
+from agentlab.graphs import AgentSpec
 from agentlab.graphs.reflexion import Verdict, build_reflexion_agent, expect_all
 from agentlab.llm import LlamaChatModel
 from agentlab.testing import ScriptedChatModel, ScriptedEngine, answer, call
 from agentlab.tools import tool
 
 SENT: list[str] = []
+
+SPEC_FIELDS = {f.name for f in fields(AgentSpec)}
 
 
 @tool
@@ -49,7 +53,10 @@ def run(
     turns: list[Any], task: str = "What is 2+3?", **kwargs: Any
 ) -> tuple[Any, ScriptedChatModel, dict[str, Any]]:
     model = ScriptedChatModel(turns=turns)
-    graph = build_reflexion_agent(model, TOOLS, checkpointer=InMemorySaver(), **kwargs)
+    parts = {k: kwargs.pop(k) for k in SPEC_FIELDS if k in kwargs}  # the rest: the pattern's
+    graph = build_reflexion_agent(
+        AgentSpec(model, TOOLS, checkpointer=InMemorySaver(), **parts), **kwargs
+    )
     return graph, model, graph.invoke({"messages": [HumanMessage(task)]}, CONFIG)
 
 
@@ -117,14 +124,17 @@ def test_a_raising_checker_sets_the_error_and_the_trial_can_be_judged_again() ->
 
     checkpointer = InMemorySaver()
     model = ScriptedChatModel(turns=[answer("5")])
-    graph = build_reflexion_agent(model, TOOLS, checker=broken, checkpointer=checkpointer)
+    graph = build_reflexion_agent(
+        AgentSpec(model, TOOLS, checkpointer=checkpointer), checker=broken
+    )
     state = graph.invoke({"messages": [HumanMessage("What is 2+3?")]}, CONFIG)
     assert state["error"] == "the checker failed on trial 1: ValueError: checker bug"
     assert state["trials"][0]["answer"] == "5" and state["trials"][0]["passed"] is None
     assert graph.get_state(CONFIG).next == ()
     before = next(s for s in graph.get_state_history(CONFIG) if s.next == ("evaluator",))
     fixed = build_reflexion_agent(
-        ScriptedChatModel(turns=[]), TOOLS, checker=expect_all("5"), checkpointer=checkpointer
+        AgentSpec(ScriptedChatModel(turns=[]), TOOLS, checkpointer=checkpointer),
+        checker=expect_all("5"),
     )
     again = fixed.invoke(None, before.config)  # no trial runs again: the model has no turns
     assert again.get("error") is None and again["messages"][-1].text == "5"
@@ -177,7 +187,9 @@ def test_an_approval_inside_a_trial_interrupts_the_run_and_resumes(tmp_path: Pat
     path = str(tmp_path / "checkpoints.sqlite")
     first = ScriptedChatModel(turns=[call("send", text="hi")])
     with SqliteSaver.from_conn_string(path) as saver:
-        graph = build_reflexion_agent(first, TOOLS, checker=expect_all("sent"), checkpointer=saver)
+        graph = build_reflexion_agent(
+            AgentSpec(first, TOOLS, checkpointer=saver), checker=expect_all("sent")
+        )
         state = graph.invoke({"messages": [HumanMessage("send hi")]}, CONFIG)
         (pending,) = state["__interrupt__"]
         assert pending.value["name"] == "send" and pending.value["args"] == {"text": "hi"}
@@ -185,7 +197,9 @@ def test_an_approval_inside_a_trial_interrupts_the_run_and_resumes(tmp_path: Pat
     assert SENT == []
     second = ScriptedChatModel(turns=[answer("sent hi")])
     with SqliteSaver.from_conn_string(path) as saver:
-        graph = build_reflexion_agent(second, TOOLS, checker=expect_all("sent"), checkpointer=saver)
+        graph = build_reflexion_agent(
+            AgentSpec(second, TOOLS, checkpointer=saver), checker=expect_all("sent")
+        )
         final = graph.invoke(Command(resume="approve"), CONFIG)
     assert SENT == ["hi"]
     (shown,) = second.seen  # the trial went on from its checkpoint; it did not start over
@@ -207,7 +221,7 @@ def test_with_llama_models_the_side_calls_keep_the_trial_prompt_cache() -> None:
         ]
     )
     graph = build_reflexion_agent(
-        LlamaChatModel(engine=engine), TOOLS, checkpointer=InMemorySaver()
+        AgentSpec(LlamaChatModel(engine=engine), TOOLS, checkpointer=InMemorySaver())
     )
     state = graph.invoke({"messages": [HumanMessage("What is 2+3?")]}, CONFIG)
     assert state["extra"] == {"trials": 2, "reflections": ["Call add."], "passed_on_trial": 2}
@@ -228,10 +242,10 @@ def test_a_new_task_on_the_thread_starts_with_fresh_trials() -> None:
 
 def test_max_trials_must_be_positive() -> None:
     with pytest.raises(UsageError, match="max_trials"):
-        build_reflexion_agent(ScriptedChatModel(turns=[]), TOOLS, max_trials=0)
+        build_reflexion_agent(AgentSpec(ScriptedChatModel(turns=[]), TOOLS), max_trials=0)
 
 
 def test_graph_shape_is_pinned() -> None:
-    graph = build_reflexion_agent(ScriptedChatModel(turns=[]), TOOLS)
+    graph = build_reflexion_agent(AgentSpec(ScriptedChatModel(turns=[]), TOOLS))
     drawn = graph.get_graph().draw_mermaid()
     assert_snapshot(drawn, "reflexion.mmd")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import fields
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
 
+from agentlab.graphs import AgentSpec
 from agentlab.graphs._rewoo_args import as_number, bind_args, is_short, value_model
 from agentlab.graphs._rewoo_plan import plan_model
 from agentlab.graphs.rewoo import build_rewoo_agent
@@ -21,6 +23,8 @@ from agentlab.testing import ScriptedChatModel, answer, call
 from agentlab.tools import tool
 
 RAN: list[str] = []
+
+SPEC_FIELDS = {f.name for f in fields(AgentSpec)}
 
 
 @tool
@@ -73,7 +77,10 @@ def plan(*steps: dict[str, Any]) -> Any:
 def run(turns: list[Any], task: str = "the task", **kwargs: Any) -> tuple[Any, Any, Any]:
     RAN.clear()
     model = ScriptedChatModel(turns=turns)
-    graph = build_rewoo_agent(model, TOOLS, checkpointer=InMemorySaver(), **kwargs)
+    parts = {k: kwargs.pop(k) for k in SPEC_FIELDS if k in kwargs}  # the rest: the pattern's
+    graph = build_rewoo_agent(
+        AgentSpec(model, TOOLS, checkpointer=InMemorySaver(), **parts), **kwargs
+    )
     return graph, model, graph.invoke({"messages": [HumanMessage(task)]}, CONFIG)
 
 
@@ -238,7 +245,7 @@ def test_the_plan_schema_allows_only_the_tools_with_their_arguments() -> None:
 
 
 def test_graph_shape_is_pinned() -> None:
-    graph = build_rewoo_agent(ScriptedChatModel(turns=[]), TOOLS)
+    graph = build_rewoo_agent(AgentSpec(ScriptedChatModel(turns=[]), TOOLS))
     drawn = graph.get_graph().draw_mermaid()
     assert_snapshot(drawn, "rewoo.mmd")
 
@@ -247,7 +254,7 @@ def test_graph_shape_is_pinned() -> None:
 def test_rewoo_on_the_real_model_plans_runs_and_fills_in_references(chat_model: Any) -> None:
     from agentlab.tools.demo import TOOLS as DEMO
 
-    graph = build_rewoo_agent(chat_model, DEMO, checkpointer=InMemorySaver())
+    graph = build_rewoo_agent(AgentSpec(chat_model, DEMO, checkpointer=InMemorySaver()))
     task = "How many employees does Zephyr Dynamics have? Multiply it by 3."
     started = time.perf_counter()
     state = graph.invoke({"messages": [HumanMessage(task)]}, CONFIG)

@@ -7,6 +7,7 @@ from pathlib import Path
 from langchain_core.messages import HumanMessage
 from langgraph.checkpoint.memory import InMemorySaver
 
+from agentlab.graphs import AgentSpec
 from agentlab.graphs.react import build_react_agent
 from agentlab.testing import ScriptedChatModel, answer, call
 from agentlab.tools import ToolOffer, ToolRunner, ToolStats, tool
@@ -60,7 +61,9 @@ def test_the_model_is_only_offered_what_the_breaker_allows(tmp_path: Path) -> No
     for _ in range(3):
         stats.record("search_basic", ms=5, ok=False, cost=0.5, error="down")
     model = ScriptedChatModel(turns=[call("search_mirror", q="x"), answer("found")])
-    graph = build_react_agent(model, TOOLS, checkpointer=InMemorySaver(), offer=ToolOffer(stats))
+    graph = build_react_agent(
+        AgentSpec(model, TOOLS, checkpointer=InMemorySaver(), offer=ToolOffer(stats))
+    )
     graph.invoke({"messages": [HumanMessage("find x")]}, {"configurable": {"thread_id": "o"}})
     assert model.bound_tools == ["search_mirror", "search_premium"]
 

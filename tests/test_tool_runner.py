@@ -12,6 +12,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 
 from agentlab.budget import RunBudget
 from agentlab.errors import TransientToolError
+from agentlab.graphs import AgentSpec
 from agentlab.graphs.react import build_react_agent
 from agentlab.testing import ScriptedChatModel, answer, call
 from agentlab.tools import MAX_OUTPUT_CHARS, CallLedger, ToolMeta, ToolRunner, meta_of, tool
@@ -110,7 +111,9 @@ def test_a_journaled_call_returns_its_recorded_result_instead_of_running_again(
 
 def run(turns: list[Any], budget: RunBudget, tools: list[Any]) -> dict[str, Any]:
     graph = build_react_agent(
-        ScriptedChatModel(turns=turns), tools, checkpointer=InMemorySaver(), budget=budget
+        AgentSpec(
+            ScriptedChatModel(turns=turns), tools, checkpointer=InMemorySaver(), budget=budget
+        )
     )
     return graph.invoke({"messages": [HumanMessage("go")]}, {"configurable": {"thread_id": "b"}})
 
@@ -134,7 +137,9 @@ def test_every_call_is_traced_once_also_a_timeout_and_an_unknown_tool(tmp_path: 
     trace = tmp_path / "trace.jsonl"
     tracer = Tracer(trace, thread_id="t")
     turns = [call("hang", seconds=5), call("nope"), answer("gave up")]
-    graph = build_react_agent(ScriptedChatModel(turns=turns), [hang], checkpointer=InMemorySaver())
+    graph = build_react_agent(
+        AgentSpec(ScriptedChatModel(turns=turns), [hang], checkpointer=InMemorySaver())
+    )
     config: Any = {"configurable": {"thread_id": "t"}, "callbacks": [tracer]}
     graph.invoke({"messages": [HumanMessage("go")]}, config)
     tracer.close()
@@ -148,7 +153,7 @@ def test_a_run_survives_tools_that_raise_return_junk_or_never_return() -> None:
     turns = [call("broken", x=1), call("blob", kind="bytes"), call("blob", kind="huge"),
              call("hang", seconds=60), answer("survived")]  # fmt: skip
     model = ScriptedChatModel(turns=turns)
-    graph = build_react_agent(model, [broken, blob, hang], checkpointer=InMemorySaver())
+    graph = build_react_agent(AgentSpec(model, [broken, blob, hang], checkpointer=InMemorySaver()))
     started = time.perf_counter()
     state = graph.invoke({"messages": [HumanMessage("go")]}, {"configurable": {"thread_id": "j"}})
     assert time.perf_counter() - started < 10
