@@ -5,8 +5,9 @@ name with the parts the settings say, as the command line does.
 """
 
 from agentlab.graphs._approval import Decision
-from agentlab.graphs._build import PATTERNS, build_agent, check_pattern, spec_from_settings
+from agentlab.graphs._build import PATTERNS, Pattern, build_agent, check_pattern, spec_from_settings
 from agentlab.graphs._memory_hook import MemoryHook
+from agentlab.graphs._records import RunRecord
 from agentlab.graphs._spec import AgentSpec, Offer
 from agentlab.graphs.multi_agent import MultiAgentState, Specialist, build_multi_agent
 from agentlab.graphs.plan_execute import PlanExecuteState, build_plan_execute_agent
@@ -21,10 +22,12 @@ __all__ = [
     "MemoryHook",
     "MultiAgentState",
     "Offer",
+    "Pattern",
     "PlanExecuteState",
     "ReactState",
     "ReflexionState",
     "RewooState",
+    "RunRecord",
     "Specialist",
     "build_agent",
     "build_multi_agent",

@@ -12,6 +12,7 @@ import sqlite3
 import weakref
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack, closing
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from langchain_core.language_models import BaseChatModel
@@ -24,7 +25,9 @@ from agentlab.budget import RunBudget
 from agentlab.config import Settings, load_settings
 from agentlab.context import ContextWindow
 from agentlab.errors import UsageError
-from agentlab.graphs._memory_hook import MemoryHook
+from agentlab.graphs import multi_agent, plan_execute, reflexion, rewoo
+from agentlab.graphs._memory_hook import MemoryHook, Report
+from agentlab.graphs._records import messages_record
 from agentlab.graphs._spec import AgentSpec
 from agentlab.graphs.multi_agent import build_multi_agent
 from agentlab.graphs.plan_execute import build_plan_execute_agent
@@ -40,6 +43,7 @@ __all__ = [
     "PATTERNS",
     "Builder",
     "Graph",
+    "Pattern",
     "ToolsArg",
     "build_agent",
     "check_pattern",
@@ -49,24 +53,33 @@ __all__ = [
 Graph = CompiledStateGraph[Any, Any, Any, Any]
 Builder = Callable[..., Graph]
 
-PATTERNS: dict[str, Builder] = {
-    "react": build_react_agent,
-    "plan-execute": build_plan_execute_agent,
-    "reflexion": build_reflexion_agent,
-    "multi-agent": build_multi_agent,
-    "rewoo": build_rewoo_agent,
+
+@dataclass(frozen=True)
+class Pattern:
+    """A pattern: how its graph is built, and how a run is read back from the graph's state."""
+
+    build: Builder
+    report: Report
+
+
+PATTERNS: dict[str, Pattern] = {
+    "react": Pattern(build_react_agent, messages_record),
+    "plan-execute": Pattern(build_plan_execute_agent, plan_execute.report),
+    "reflexion": Pattern(build_reflexion_agent, reflexion.report),
+    "multi-agent": Pattern(build_multi_agent, multi_agent.report),
+    "rewoo": Pattern(build_rewoo_agent, rewoo.report),
 }
 
 ToolsArg = str | Sequence[BaseTool | Callable[..., Any]]
 """Tools as objects (LangChain tools or typed functions) or a ``MODULE:ATTR,...`` string."""
 
 
-def check_pattern(name: str) -> Builder:
-    """The builder of pattern ``name``; a usage error naming the patterns for any other."""
-    builder = PATTERNS.get(name)
-    if builder is None:
+def check_pattern(name: str) -> Pattern:
+    """Pattern ``name``; a usage error naming the patterns for any other."""
+    pattern = PATTERNS.get(name)
+    if pattern is None:
         raise UsageError(f"unknown pattern {name!r}; available: {', '.join(sorted(PATTERNS))}")
-    return builder
+    return pattern
 
 
 def spec_from_settings(
@@ -118,7 +131,7 @@ def build_agent(
     ``max_plan_steps`` and ``max_replans`` for the planners). Open files (checkpoints, tool
     records, memory) are closed by ``resources`` when given, else when the graph is collected.
     """
-    builder = check_pattern(pattern)
+    builder = check_pattern(pattern).build
     _check_options(pattern, builder, options)
     settings = settings or load_settings()
     loaded = load_tool_specs(tools) if isinstance(tools, str) else [as_tool(t) for t in tools]

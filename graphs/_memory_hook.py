@@ -15,25 +15,18 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from langchain_core.messages import BaseMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END
 from langgraph.types import Command
 
-from agentlab.graphs._records import current_run, latest_task, tool_call_records
+from agentlab.graphs._records import RunRecord, latest_task, messages_record, run_answered
 from agentlab.memory import AgentMemory
 
-__all__ = ["Lessons", "MemoryHook", "remembering", "run_answered"]
+__all__ = ["MemoryHook", "Report", "remembering"]
 
-Lessons = Callable[[Mapping[str, Any]], Sequence[str]]
-"""What a run learnt, read from its state after the last node (Reflexion's reflections)."""
-
-
-def run_answered(messages: Sequence[BaseMessage], error: object = None) -> bool:
-    """Whether a run ended with an answer: its last message is a model turn without tool calls
-    and no error was set."""
-    last = messages[-1] if messages else None
-    return isinstance(last, AIMessage) and not last.tool_calls and not error
+Report = Callable[[Mapping[str, Any]], RunRecord]
+"""A pattern's account of a run, read from its state (see ``agentlab.graphs._records``)."""
 
 
 @dataclass(frozen=True)
@@ -95,7 +88,7 @@ def remembering(
     node: Callable[..., Any],
     hook: MemoryHook | None,
     count: Callable[[str], int],
-    lessons: Lessons | None = None,
+    report: Report = messages_record,
     *,
     recall: bool = True,
 ) -> Callable[..., Any]:
@@ -114,14 +107,14 @@ def remembering(
         update = node(state, config) if takes_config else node(state)
         ended, changes = _ends_run(update)
         if ended:
-            after = {**state, **changes}
             run_messages = [*messages, *(changes.get("messages") or [])]
-            calls = after.get("tool_calls") or tool_call_records(current_run(run_messages))
+            after = {**state, **changes, "messages": run_messages}
+            record = report(after)
             hook.record(
                 run_messages,
                 error=after.get("error"),
-                tools=[call["name"] for call in calls],
-                lessons=lessons(after) if lessons else (),
+                tools=[call["name"] for call in record.tool_calls],
+                lessons=record.lessons,
                 thread_id=config.get("configurable", {}).get("thread_id"),
             )
         if not recalled:

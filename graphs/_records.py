@@ -1,18 +1,38 @@
-"""What a run produced: its messages, and its tool calls as the CLI contract reports them
-(``{"name", "args", "result", "error"}``).
+"""What a run produced: its messages, whether it answered, and its tool calls as the CLI
+contract reports them (``{"name", "args", "result", "error"}``).
 
-Patterns whose tool calls happen inside sub-agents keep these records in their state under
-``tool_calls``, since the parent's messages hold only the task and the answer.
+Each pattern says what its runs did with a ``report`` function over its state
+(:class:`RunRecord`): the tool calls, what the pattern has to show of its own (a plan, the
+trials), and the lessons it learnt. The state holds only what the pattern itself works with;
+records for people and the command line are read from it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 
-__all__ = ["current_run", "latest_task", "tool_call_records"]
+__all__ = [
+    "RunRecord",
+    "current_run",
+    "latest_task",
+    "messages_record",
+    "run_answered",
+    "tool_call_records",
+]
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """What the latest run of a thread did: its tool calls, the pattern's own account
+    (``extra``: e.g. the plan or the trials) and the lessons it learnt (kept with its episode)."""
+
+    tool_calls: list[dict[str, Any]]
+    extra: dict[str, Any] = field(default_factory=dict)
+    lessons: list[str] = field(default_factory=list)
 
 
 def current_run(messages: Sequence[BaseMessage]) -> list[BaseMessage]:
@@ -21,6 +41,18 @@ def current_run(messages: Sequence[BaseMessage]) -> list[BaseMessage]:
         if isinstance(messages[index], HumanMessage):
             return list(messages[index + 1 :])
     return list(messages)
+
+
+def run_answered(messages: Sequence[BaseMessage], error: object = None) -> bool:
+    """Whether a run ended with an answer: its last message is a model turn without tool calls
+    and no error was set."""
+    last = messages[-1] if messages else None
+    return isinstance(last, AIMessage) and not last.tool_calls and not error
+
+
+def messages_record(values: Mapping[str, Any]) -> RunRecord:
+    """The record of a pattern whose tool calls are all in its messages."""
+    return RunRecord(tool_call_records(current_run(values.get("messages", []))))
 
 
 def latest_task(messages: Sequence[BaseMessage]) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Protocol, TypedDict
 
@@ -24,7 +25,13 @@ from langgraph.graph.message import add_messages
 from pydantic import BaseModel, Field, ValidationError
 
 from agentlab.graphs._approval import approval_node, needs_approval, unanswered_calls
-from agentlab.graphs._records import latest_task
+from agentlab.graphs._records import (
+    RunRecord,
+    current_run,
+    latest_task,
+    messages_record,
+    tool_call_records,
+)
 from agentlab.graphs._rewoo_args import Extract, bind_args, model_extractor
 from agentlab.graphs._rewoo_plan import (
     call_text,
@@ -37,7 +44,7 @@ from agentlab.graphs._rewoo_plan import (
 from agentlab.graphs._spec import AgentSpec
 from agentlab.graphs.react import RunClock
 
-__all__ = ["Answer", "Node", "RewooNodes", "RewooState", "RewooStep", "reported"]
+__all__ = ["Answer", "Node", "RewooNodes", "RewooState", "RewooStep", "report"]
 
 
 class RewooStep(TypedDict):
@@ -60,8 +67,6 @@ class RewooState(TypedDict, total=False):
     clock: RunClock
     error: str | None
     recalled: str  # memories recalled for this run (see agentlab.graphs._memory_hook)
-    extra: dict[str, Any]  # reported by the CLI: the plan, model calls, replans
-    tool_calls: list[dict[str, Any]]  # as the CLI reports them
 
 
 class Answer(BaseModel):
@@ -144,9 +149,8 @@ class RewooNodes:
     def planner(self, state: RewooState, config: RunnableConfig) -> dict[str, Any]:
         now, task = time.time(), latest_task(state["messages"])
         if not state.get("problem"):  # a new run
-            fresh = {"replans": 0, "problems": [], "model_calls": 0, "tokens": 0,
-                     "tool_calls": [], "plan": [], "clock": RunClock(started=now, waited=0.0,
-                     paused=now)}  # fmt: skip
+            fresh = {"replans": 0, "problems": [], "model_calls": 0, "tokens": 0, "plan": [],
+                     "clock": RunClock(started=now, waited=0.0, paused=now)}  # fmt: skip
             state = {**state, **fresh}  # type: ignore[typeddict-item]
         view = list(self.offer(self.tools)) if self.offer else self.tools
         key = tuple(t.name for t in view)
@@ -199,7 +203,7 @@ class RewooNodes:
             step["status"], step["result"] = "failed", str(exc)
             return {**spent.update(), "plan": plan, **self._failed(state, step)}
         step["args_run"] = args
-        made = state.get("tool_calls", [])
+        made = tool_call_records(current_run(state["messages"]))
         earlier = [r for r in made if (r["name"], r["args"]) == (step["tool"], args)]
         if earlier and earlier[-1]["result"] is not None:  # a call that worked is not repeated
             step["status"], step["result"] = "done", earlier[-1]["result"]
@@ -238,10 +242,7 @@ class RewooNodes:
         step = next(s for s in plan if s["status"] == "running")
         step["args_run"], step["result"] = call["args"], reply.text
         step["status"] = "done" if ok else "failed"
-        record = {"name": call["name"], "args": call["args"], "result": reply.text if ok else None,
-                  "error": None if ok else reply.text}  # fmt: skip
-        update = {"plan": plan, "messages": [reply] if pending else [],
-                  "tool_calls": [*state.get("tool_calls", []), record]}  # fmt: skip
+        update = {"plan": plan, "messages": [reply] if pending else []}
         return update if ok else {**update, **self._failed(state, step)}
 
     def solver(self, state: RewooState, config: RunnableConfig) -> dict[str, Any]:
@@ -281,18 +282,13 @@ class Node(Protocol):
     def __call__(self, state: RewooState, config: RunnableConfig) -> dict[str, Any]: ...
 
 
-def reported(node: Node) -> Node:
-    """``node`` with ``extra`` (what the CLI reports) brought up to date after it."""
-
-    def run(state: RewooState, config: RunnableConfig) -> dict[str, Any]:
-        update = node(state, config)
-        after = {**state, **update}
-        extra = {
-            "plan": after.get("plan", []),
-            "model_calls": after.get("model_calls", 0),
-            "replans": after.get("replans", 0),
-            "problems": after.get("problems", []),
-        }
-        return {**update, "extra": extra}
-
-    return run
+def report(values: Mapping[str, Any]) -> RunRecord:
+    """The run's tool calls (in its messages), its plan with each step's status and result,
+    its model calls, and its replans with the reasons."""
+    extra = {
+        "plan": values.get("plan", []),
+        "model_calls": values.get("model_calls", 0),
+        "replans": values.get("replans", 0),
+        "problems": values.get("problems", []),
+    }
+    return RunRecord(messages_record(values).tool_calls, extra)

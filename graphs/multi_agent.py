@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from agentlab.errors import UsageError
 from agentlab.graphs._memory_hook import remembering
-from agentlab.graphs._records import current_run, latest_task
+from agentlab.graphs._records import RunRecord, current_run, latest_task, messages_record
 from agentlab.graphs._spec import AgentSpec
 from agentlab.graphs.react import build_react_agent
 
@@ -43,6 +43,7 @@ __all__ = [
     "Specialist",
     "build_multi_agent",
     "default_team",
+    "report",
     "route_model",
     "team_from_config",
 ]
@@ -57,7 +58,7 @@ class MultiAgentState(TypedDict, total=False):
     instructions: list[str]  # what each of them was told, parallel to ``route``
     error: str | None  # set when the run ends without an answer
     recalled: str  # memories recalled for this run (see agentlab.graphs._memory_hook)
-    extra: dict[str, Any]  # {"route": [...], "reports": {name: last report}}, for results
+    forced_finish: str  # why loop protection ended the run with the latest report ('' if not)
 
 
 # -- the team ----------------------------------------------------------------------------------
@@ -242,8 +243,17 @@ def _reports(messages: Sequence[BaseMessage], names: set[str]) -> list[tuple[str
     ]
 
 
-def _extra(route: Sequence[str], reports: Sequence[tuple[str, str]]) -> dict[str, Any]:
-    return {"route": list(route), "reports": dict(reports)}
+def report(values: Mapping[str, Any]) -> RunRecord:
+    """The run's tool calls (the specialists' turns are in the messages), its route, each
+    specialist's last report, and why loop protection forced a finish, if it did."""
+    record = messages_record(values)
+    run = current_run(values.get("messages", []))
+    reports = {m.name: m.text for m in run if isinstance(m, AIMessage) and m.name
+               and m.name != _SUPERVISOR and not m.tool_calls}  # fmt: skip
+    extra: dict[str, Any] = {"route": list(values.get("route", [])), "reports": reports}
+    if values.get("forced_finish"):
+        extra["forced_finish"] = values["forced_finish"]
+    return RunRecord(record.tool_calls, extra)
 
 
 def _same(a: str, b: str) -> bool:
@@ -288,11 +298,7 @@ def _supervisor(
         recalled = state.get("recalled", "")
         memories = [SystemMessage(recalled)] if recalled else []
         decided = router.invoke([system, *memories, HumanMessage(prompt)])
-        base: dict[str, Any] = {
-            "route": route,
-            "instructions": instructions,
-            "extra": _extra(route, reports),
-        }
+        base: dict[str, Any] = {"route": route, "instructions": instructions, "forced_finish": ""}
 
         def stop(error: str) -> Command[str]:
             return Command(goto=END, update={**base, "error": error})
@@ -300,11 +306,9 @@ def _supervisor(
         def finish(answer: str, why: str = "") -> Command[str]:
             if not answer:
                 return stop("the supervisor finished without an answer and no report to use")
-            extra = {**base["extra"], **({"forced_finish": why} if why else {})}
             final = AIMessage(content=answer, name=_SUPERVISOR)
-            return Command(
-                goto=END, update={**base, "extra": extra, "messages": [final], "error": None}
-            )
+            update = {**base, "forced_finish": why, "messages": [final], "error": None}
+            return Command(goto=END, update=update)
 
         choice = decided.get("parsed") if isinstance(decided, dict) else None
         if not isinstance(choice, Route):
@@ -369,15 +373,10 @@ def _specialist(
             m.model_copy(update={"name": member.name}) if isinstance(m, AIMessage) else m
             for m in result["messages"][1:]
         ]
-        update: dict[str, Any] = {"messages": transcript}
         if result.get("error"):
-            update["extra"] = _extra(state["route"], reports)
-            return Command(
-                goto=END, update={**update, "error": f"{member.name}: {result['error']}"}
-            )
-        report = transcript[-1].text if transcript else ""
-        update["extra"] = _extra(state["route"], [*reports, (member.name, report)])
-        return Command(goto=_SUPERVISOR, update=update)
+            error = f"{member.name}: {result['error']}"
+            return Command(goto=END, update={"messages": transcript, "error": error})
+        return Command(goto=_SUPERVISOR, update={"messages": transcript})
 
     return work
 
@@ -403,7 +402,7 @@ def build_multi_agent(
     A run ends with ``error`` set when a specialist ends without an answer, when the
     supervisor names no valid route (an unknown specialist), or when it wants another
     hand-off after ``max_routes``. Loop protection forces a finish, answered with the latest
-    report and noted in ``extra["forced_finish"]``, when the supervisor gives a specialist an
+    report and noted in ``forced_finish``, when the supervisor gives a specialist an
     instruction it already gave it in this run, or wants a fifth alternating hand-off after
     A→B→A→B. Raises :class:`~agentlab.errors.UsageError` for an empty team or an empty,
     invalid or duplicate name.
@@ -418,12 +417,13 @@ def build_multi_agent(
     supervise = _supervisor(spec.model, members, max_routes)
     graph.add_node(
         _SUPERVISOR,
-        remembering(supervise, spec.memory, count),
+        remembering(supervise, spec.memory, count, report),
         destinations=(*(member.name for member in members), END),
     )
     for member in members:
         agent = build_react_agent(spec.sub_agent(member.tools, member.prompt))
-        work = remembering(_specialist(member, agent, names), spec.memory, count, recall=False)
+        work = _specialist(member, agent, names)
+        work = remembering(work, spec.memory, count, report, recall=False)
         graph.add_node(member.name, work, destinations=(_SUPERVISOR, END))
     graph.add_edge(START, _SUPERVISOR)
     return graph.compile(checkpointer=spec.checkpointer, name="multi-agent")

@@ -12,7 +12,7 @@ everything up to that point stays in the checkpoint.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal, TypedDict
 
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage
@@ -22,13 +22,13 @@ from langgraph.graph.message import add_messages
 from langgraph.graph.state import CompiledStateGraph
 from pydantic import BaseModel, Field
 
-from agentlab.graphs._memory_hook import remembering, run_answered
-from agentlab.graphs._records import latest_task, tool_call_records
+from agentlab.graphs._memory_hook import remembering
+from agentlab.graphs._records import RunRecord, latest_task, run_answered, tool_call_records
 from agentlab.graphs._spec import AgentSpec
 from agentlab.graphs.react import build_react_agent
 from agentlab.tools import format_tool_error
 
-__all__ = ["Plan", "PlanExecuteState", "PlanStep", "Replan", "build_plan_execute_agent"]
+__all__ = ["Plan", "PlanExecuteState", "PlanStep", "Replan", "build_plan_execute_agent", "report"]
 
 
 # Bounded so that a small model repeating itself ends the list instead of the token budget.
@@ -60,6 +60,7 @@ class PlanStep(TypedDict):
     step: str
     status: Literal["pending", "done", "failed"]
     result: str
+    calls: list[dict[str, Any]]  # the tool calls the step made, with their results
 
 
 class PlanExecuteState(TypedDict, total=False):
@@ -68,8 +69,6 @@ class PlanExecuteState(TypedDict, total=False):
     replans: int
     error: str | None
     recalled: str  # memories recalled for this run (see agentlab.graphs._memory_hook)
-    extra: dict[str, Any]  # reported by the CLI: the plan with each step's status and result
-    tool_calls: list[dict[str, Any]]  # the steps' calls, as the CLI reports them
 
 
 _PLANNER = """\
@@ -114,31 +113,29 @@ class _PlanExecuteNodes:
         self.max_plan_steps, self.max_replans = max_plan_steps, max_replans
 
     @staticmethod
-    def fail(message: str, plan: list[PlanStep] | None = None) -> dict[str, Any]:
-        update: dict[str, Any] = {"error": message}
-        if plan is not None:
-            update["extra"] = {"plan": plan}
-        return update
+    def fail(message: str) -> dict[str, Any]:
+        return {"error": message}
 
     def planner(self, state: PlanExecuteState) -> dict[str, Any]:
         system = _PLANNER.format(tools=self.listing or "(none)")
         prompt = [SystemMessage(system), *_recalled(state),
                   HumanMessage(latest_task(state["messages"]))]  # fmt: skip
+        no_plan: dict[str, Any] = {"plan": [], "replans": 0}  # a new run: no earlier plan
         try:
             plan = self.planner_model.invoke(prompt)
         except Exception as exc:  # the model's output did not parse as a plan
-            return self.fail(f"the model could not produce a plan: {format_tool_error(exc)}")
+            why = f"the model could not produce a plan: {format_tool_error(exc)}"
+            return {**no_plan, **self.fail(why)}
         if not isinstance(plan, Plan):
-            return self.fail("the model could not produce a plan (its output was not a plan)")
+            why = "the model could not produce a plan (its output was not a plan)"
+            return {**no_plan, **self.fail(why)}
         steps = [s.strip() for s in plan.steps if s.strip()]
         if not steps:
-            return self.fail("the model produced an empty plan")
+            return {**no_plan, **self.fail("the model produced an empty plan")}
         if len(steps) > self.max_plan_steps:
-            return self.fail(f"the plan has {len(steps)} steps, more than "
-                             f"max_plan_steps={self.max_plan_steps}")  # fmt: skip
-        fresh: list[PlanStep] = [{"step": s, "status": "pending", "result": ""} for s in steps]
-        return {"plan": fresh, "replans": 0, "error": None, "extra": {"plan": fresh},
-                "tool_calls": []}  # fmt: skip
+            why = f"the plan has {len(steps)} steps, more than max_plan_steps={self.max_plan_steps}"
+            return {**no_plan, **self.fail(why)}
+        return {**no_plan, "plan": [_pending(s) for s in steps], "error": None}
 
     def executor(self, state: PlanExecuteState, config: RunnableConfig) -> dict[str, Any]:
         plan = [dict(s) for s in state["plan"]]
@@ -151,8 +148,8 @@ class _PlanExecuteNodes:
         last = done["messages"][-1]
         plan[index]["status"] = "done" if answered else "failed"
         plan[index]["result"] = last.text if answered else str(done.get("error") or "no answer")
-        calls = [*state.get("tool_calls", []), *tool_call_records(done["messages"][1:])]
-        return {"plan": plan, "extra": {"plan": plan}, "tool_calls": calls}
+        plan[index]["calls"] = tool_call_records(done["messages"][1:])
+        return {"plan": plan}
 
     def replanner(self, state: PlanExecuteState) -> dict[str, Any]:
         plan = state["plan"]
@@ -164,30 +161,41 @@ class _PlanExecuteNodes:
             decision = self.replanner_model.invoke([*_recalled(state), HumanMessage(prompt)])
         except Exception as exc:
             why = f"the model could not revise the plan: {format_tool_error(exc)}"
-            return self.fail(why, plan)
+            return self.fail(why)
         if not isinstance(decision, Replan):
-            why = "the model could not revise the plan (its output was not a decision)"
-            return self.fail(why, plan)
+            return self.fail("the model could not revise the plan (its output was not a decision)")
         answer = decision.answer.strip()
         steps = [s.strip() for s in decision.steps if s.strip()]
         left = any(s["status"] == "pending" for s in plan)
         if (answer and not left) or not steps:
             final = answer or plan[-1]["result"]
-            return {"messages": [AIMessage(final)], "extra": {"plan": plan}}
+            return {"messages": [AIMessage(final)]}
         return self._revise(state, plan, steps)
 
     def _revise(
         self, state: PlanExecuteState, plan: list[PlanStep], steps: list[str]
     ) -> dict[str, Any]:
         kept = [s for s in plan if s["status"] != "pending"]
-        revised = kept + [PlanStep(step=s, status="pending", result="") for s in steps]
+        revised = kept + [_pending(s) for s in steps]
         pending_before = [s["step"] for s in plan if s["status"] == "pending"]
         replans = state.get("replans", 0) + (steps != pending_before)
         if replans > self.max_replans:
-            return self.fail(f"replan limit reached: the plan was revised {replans} times", plan)
+            return self.fail(f"replan limit reached: the plan was revised {replans} times")
         if len(revised) > self.max_plan_steps + self.max_replans:
-            return self.fail(f"the plan grew to {len(revised)} steps", plan)
-        return {"plan": revised, "replans": replans, "extra": {"plan": revised}}
+            return self.fail(f"the plan grew to {len(revised)} steps")
+        return {"plan": revised, "replans": replans}
+
+
+def _pending(step: str) -> PlanStep:
+    return PlanStep(step=step, status="pending", result="", calls=[])
+
+
+def report(values: Mapping[str, Any]) -> RunRecord:
+    """The run's tool calls, step by step, and its plan with each step's status and result."""
+    plan = values.get("plan", [])
+    calls = [call for step in plan for call in step.get("calls", [])]
+    shown = [{k: v for k, v in step.items() if k != "calls"} for step in plan]
+    return RunRecord(calls, {"plan": shown})
 
 
 def _recalled(state: PlanExecuteState) -> list[SystemMessage]:
@@ -226,9 +234,9 @@ def build_plan_execute_agent(
     nodes = _PlanExecuteNodes(spec, max_plan_steps, max_replans)
     count = spec.model.get_num_tokens
     graph = StateGraph(PlanExecuteState)
-    graph.add_node("planner", remembering(nodes.planner, spec.memory, count))
+    graph.add_node("planner", remembering(nodes.planner, spec.memory, count, report))
     graph.add_node("executor", nodes.executor)
-    graph.add_node("replanner", remembering(nodes.replanner, spec.memory, count))
+    graph.add_node("replanner", remembering(nodes.replanner, spec.memory, count, report))
     graph.add_edge(START, "planner")
     graph.add_conditional_edges("planner", _after_planner, ["executor", END])
     graph.add_conditional_edges("executor", _after_executor, ["executor", "replanner"])

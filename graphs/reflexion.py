@@ -26,8 +26,8 @@ from langgraph.graph.state import CompiledStateGraph
 from pydantic import BaseModel, Field
 
 from agentlab.errors import UsageError
-from agentlab.graphs._memory_hook import remembering, run_answered
-from agentlab.graphs._records import tool_call_records
+from agentlab.graphs._memory_hook import remembering
+from agentlab.graphs._records import RunRecord, run_answered, tool_call_records
 from agentlab.graphs._spec import AgentSpec
 from agentlab.graphs.react import build_react_agent
 from agentlab.llm import side_model
@@ -40,6 +40,7 @@ __all__ = [
     "Verdict",
     "build_reflexion_agent",
     "expect_all",
+    "report",
 ]
 
 _REFLECTION_CHARS = 300  # a lesson is a sentence or two; longer text crowds the next prompt
@@ -102,8 +103,6 @@ class ReflexionState(TypedDict, total=False):
     trials: list[dict[str, Any]]
     error: str | None  # set when the run ends without a passing answer
     recalled: str  # memories recalled for this run (see agentlab.graphs._memory_hook)
-    extra: dict[str, Any]  # reported by the CLI: trials, reflections, passed_on_trial
-    tool_calls: list[dict[str, Any]]  # every trial's calls, as the CLI reports them
 
 
 _EVALUATOR = """\
@@ -164,13 +163,14 @@ def _describe(task: str, trial: dict[str, Any]) -> str:
     return _TRIAL.format(task=task, steps="\n".join(steps) or "(none)", answer=answer)
 
 
-def _extra(trials: Sequence[dict[str, Any]]) -> dict[str, Any]:
+def report(values: Mapping[str, Any]) -> RunRecord:
+    """Every trial's tool calls; how many trials ran, their reflections (the run's lessons)
+    and which trial passed."""
+    trials = values.get("trials", [])
+    lessons = [t["reflection"] for t in trials if t.get("reflection")]
     passed = (number for number, t in enumerate(trials, 1) if t["passed"])
-    return {
-        "trials": len(trials),
-        "reflections": [t["reflection"] for t in trials if t.get("reflection")],
-        "passed_on_trial": next(passed, None),
-    }
+    extra = {"trials": len(trials), "reflections": lessons, "passed_on_trial": next(passed, None)}
+    return RunRecord([c for t in trials for c in t["tool_calls"]], extra, lessons)
 
 
 class _ReflexionNodes:
@@ -202,7 +202,7 @@ class _ReflexionNodes:
     @staticmethod
     def begin(state: ReflexionState) -> dict[str, Any]:
         """A new task: the trials of an earlier task on this thread do not count."""
-        return {"trials": [], "error": None, "extra": _extra([]), "tool_calls": []}
+        return {"trials": [], "error": None}
 
     def actor(self, state: ReflexionState, config: RunnableConfig) -> dict[str, Any]:
         history, task = _split(state["messages"])
@@ -222,11 +222,7 @@ class _ReflexionNodes:
             "error": None if answered else str(error or "the trial ended without an answer"),
             "tool_calls": calls,
         }
-        return {
-            "trials": [*trials, trial],
-            "extra": _extra([*trials, trial]),
-            "tool_calls": [*state.get("tool_calls", []), *calls],
-        }
+        return {"trials": [*trials, trial]}
 
     def evaluator(self, state: ReflexionState) -> dict[str, Any]:
         _, task = _split(state["messages"])
@@ -241,7 +237,7 @@ class _ReflexionNodes:
                 who = "checker" if self.checker is not None else "evaluator"
                 return {"error": f"the {who} failed on trial {number}: {type(exc).__name__}: {exc}"}
         trial.update(passed=verdict.passed, feedback=verdict.feedback)
-        update: dict[str, Any] = {"trials": trials, "extra": _extra(trials)}
+        update: dict[str, Any] = {"trials": trials}
         if verdict.passed:
             return {**update, "messages": [AIMessage(trial["answer"])]}
         if number >= self.max_trials:
@@ -262,11 +258,7 @@ class _ReflexionNodes:
         trial["reflection"] = _clip(
             text or f"The answer was wrong: {trial['feedback']}", _REFLECTION_CHARS
         )
-        return {"trials": trials, "extra": _extra(trials)}
-
-
-def _lessons(state: Mapping[str, Any]) -> list[str]:
-    return [t["reflection"] for t in state.get("trials", []) if t.get("reflection")]
+        return {"trials": trials}
 
 
 def _after_evaluator(state: ReflexionState) -> str:
@@ -296,9 +288,9 @@ def build_reflexion_agent(
     nodes = _ReflexionNodes(spec, checker, max_trials)
     count = spec.model.get_num_tokens
     graph = StateGraph(ReflexionState)
-    graph.add_node("begin", remembering(nodes.begin, spec.memory, count))
+    graph.add_node("begin", remembering(nodes.begin, spec.memory, count, report))
     graph.add_node("actor", nodes.actor)
-    graph.add_node("evaluator", remembering(nodes.evaluator, spec.memory, count, _lessons))
+    graph.add_node("evaluator", remembering(nodes.evaluator, spec.memory, count, report))
     graph.add_node("reflect", nodes.reflect)
     graph.add_edge(START, "begin")
     graph.add_edge("begin", "actor")

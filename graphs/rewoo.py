@@ -20,10 +20,10 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
 from agentlab.graphs._memory_hook import remembering
-from agentlab.graphs._rewoo_nodes import Answer, Node, RewooNodes, RewooState, RewooStep, reported
+from agentlab.graphs._rewoo_nodes import Answer, Node, RewooNodes, RewooState, RewooStep, report
 from agentlab.graphs._spec import AgentSpec
 
-__all__ = ["Answer", "RewooState", "RewooStep", "build_rewoo_agent"]
+__all__ = ["Answer", "RewooState", "RewooStep", "build_rewoo_agent", "report"]
 
 
 def build_rewoo_agent(
@@ -43,7 +43,7 @@ def build_rewoo_agent(
     nodes = RewooNodes(spec, max_plan_steps=max_plan_steps, max_replans=max_replans)
 
     def node(step: Node) -> Node:
-        return remembering(reported(step), spec.memory, spec.model.get_num_tokens)
+        return remembering(step, spec.memory, spec.model.get_num_tokens, report)
 
     graph = StateGraph(RewooState)
     graph.add_node("planner", node(nodes.planner))

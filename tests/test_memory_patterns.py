@@ -15,7 +15,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from agentlab.graphs import AgentSpec, MemoryHook
 from agentlab.graphs.multi_agent import build_multi_agent
 from agentlab.graphs.plan_execute import build_plan_execute_agent
-from agentlab.graphs.reflexion import build_reflexion_agent, expect_all
+from agentlab.graphs.reflexion import build_reflexion_agent, expect_all, report
 from agentlab.graphs.rewoo import build_rewoo_agent
 from agentlab.memory import EPISODE, AgentMemory, MemoryFilter
 from agentlab.testing import HashEmbeddings, ScriptedChatModel, answer, call
@@ -118,7 +118,7 @@ def test_reflexion_lessons_are_kept_and_recalled_by_a_later_run_of_a_similar_tas
     state = build_reflexion_agent(spec, checker=expect_all("Priya")).invoke(
         {"messages": [HumanMessage(TASK)]}
     )
-    assert state["extra"]["reflections"] == [lesson]
+    assert report(state).extra["reflections"] == [lesson]
     (episode,) = memory.store.list(MemoryFilter(kind=EPISODE))
     assert f"Lesson: {lesson}" in episode.text
 

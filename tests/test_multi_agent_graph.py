@@ -25,6 +25,7 @@ from agentlab.graphs.multi_agent import (
     Specialist,
     build_multi_agent,
     default_team,
+    report,
     route_model,
     team_from_config,
 )
@@ -203,7 +204,7 @@ def test_the_supervisor_routes_to_specialists_with_their_own_tools_and_finishes(
     assert isinstance(final, AIMessage) and not final.tool_calls
     assert final.text == "28 years ago" and final.name == "supervisor"
     assert state["route"] == ["researcher", "analyst"]
-    assert state["extra"] == {
+    assert report(state).extra == {
         "route": ["researcher", "analyst"],
         "reports": {"researcher": "Norwind Labs was founded in 1998.", "analyst": "28"},
     }
@@ -257,7 +258,7 @@ def test_a_revisited_specialist_and_a_new_run_start_fresh() -> None:
     model.turns += [route("analyst", "Compute 2026 - 2011"), answer("15"), route("FINISH")]
     state = graph.invoke({"messages": [HumanMessage("And Zephyr's age?")]}, CONFIG)
     assert state["route"] == ["analyst"]
-    assert state["extra"] == {"route": ["analyst"], "reports": {"analyst": "15"}}
+    assert report(state).extra == {"route": ["analyst"], "reports": {"analyst": "15"}}
     assert "Reports so far:\nnone yet" in model.seen[5][-1].text
     assert state["messages"][-1].text == "15"
 
@@ -286,7 +287,7 @@ def test_the_same_instruction_twice_forces_a_finish_with_the_latest_report() -> 
     assert len(model.seen) == 3  # the researcher did not run again
     final = state["messages"][-1]
     assert final.name == "supervisor" and final.text == "Founded in 1998."
-    assert "same instruction twice" in state["extra"]["forced_finish"]
+    assert "same instruction twice" in report(state).extra["forced_finish"]
     assert state["route"] == ["researcher"] and state.get("error") is None
 
 
@@ -303,7 +304,7 @@ def test_a_ping_pong_between_two_specialists_forces_a_finish() -> None:
     assert len(model.seen) == len(turns)  # the fifth alternating hand-off did not run
     assert state["route"] == ["researcher", "analyst", "researcher", "analyst"]
     assert state["messages"][-1].text == "28, confirmed"
-    assert "bouncing between researcher and analyst" in state["extra"]["forced_finish"]
+    assert "bouncing between researcher and analyst" in report(state).extra["forced_finish"]
 
 
 def test_an_unknown_specialist_ends_the_run_with_an_error_naming_it() -> None:

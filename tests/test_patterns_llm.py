@@ -9,7 +9,7 @@ import pytest
 from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.checkpoint.memory import InMemorySaver
 
-from agentlab.graphs import AgentSpec
+from agentlab.graphs import AgentSpec, plan_execute, reflexion
 from agentlab.graphs.multi_agent import build_multi_agent, default_team
 from agentlab.graphs.plan_execute import Plan, build_plan_execute_agent
 from agentlab.graphs.reflexion import build_reflexion_agent, expect_all
@@ -38,9 +38,9 @@ def test_plan_execute_plans_and_runs_each_step_with_tools(chat_model: Any) -> No
     state = invoke(
         build_plan_execute_agent(AgentSpec(chat_model, TOOLS, checkpointer=InMemorySaver()))
     )
-    plan = state["extra"]["plan"]
+    plan = plan_execute.report(state).extra["plan"]
     assert plan and all(step["status"] in ("done", "failed") for step in plan)
-    assert "get_weather" in [call["name"] for call in state["tool_calls"]]
+    assert "get_weather" in [call["name"] for call in plan_execute.report(state).tool_calls]
     assert state.get("error") or state["messages"][-1].text
 
 
@@ -52,7 +52,7 @@ def test_reflexion_checks_each_trial_and_keeps_reflections(chat_model: Any) -> N
     trials = state["trials"]
     assert 1 <= len(trials) <= 3 and all(t["passed"] is not None for t in trials)
     assert all(t["reflection"] for t in trials[:-1])  # every failed trial left a lesson
-    if state["extra"]["passed_on_trial"]:
+    if reflexion.report(state).extra["passed_on_trial"]:
         assert "snow" in state["messages"][-1].text.lower()
     else:
         assert "no trial passed" in state["error"]

@@ -12,7 +12,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
 
 from agentlab.graphs import AgentSpec
-from agentlab.graphs.plan_execute import build_plan_execute_agent
+from agentlab.graphs.plan_execute import build_plan_execute_agent, report
 from agentlab.testing import ScriptedChatModel, answer, call
 from agentlab.tools import tool
 
@@ -62,11 +62,11 @@ def test_steps_run_in_order_and_results_feed_the_next_step_and_the_answer() -> N
     ]  # fmt: skip
     _, model, state = run(turns)
     assert state["messages"][-1].text == "2+3 doubled is 10."  # all done: the answer wins
-    plan = state["extra"]["plan"]
+    plan = report(state).extra["plan"]
     assert [(s["status"], s["result"]) for s in plan] == [("done", "5"), ("done", "10")]
     second_step_prompt = model.seen[3][-1].text
     assert "Double the sum" in second_step_prompt and "-> 5" in second_step_prompt
-    assert [c["name"] for c in state["tool_calls"]] == ["add", "double"]
+    assert [c["name"] for c in report(state).tool_calls] == ["add", "double"]
 
 
 def test_the_replanner_can_revise_the_remaining_steps_within_a_limit() -> None:
@@ -79,7 +79,7 @@ def test_the_replanner_can_revise_the_remaining_steps_within_a_limit() -> None:
     ]  # fmt: skip
     _, _, state = run(turns, max_replans=1)
     assert "replan limit reached" in state["error"]
-    assert [s["step"] for s in state["extra"]["plan"]] == ["Add 2 and 3", "Double 5"]
+    assert [s["step"] for s in report(state).extra["plan"]] == ["Add 2 and 3", "Double 5"]
 
 
 @pytest.mark.parametrize(
@@ -105,7 +105,7 @@ def test_a_failed_step_is_recorded_and_the_replanner_decides() -> None:
         call("Replan", answer="I could not add them.", steps=[]),
     ]  # fmt: skip
     _, _, state = run(turns, max_steps=2)
-    step = state["extra"]["plan"][0]
+    step = report(state).extra["plan"][0]
     assert step["status"] == "failed" and "step limit" in step["result"]
     assert state["messages"][-1].text == "I could not add them."
 

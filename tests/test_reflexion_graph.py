@@ -16,7 +16,7 @@ from langgraph.types import Command
 
 from agentlab.errors import UsageError
 from agentlab.graphs import AgentSpec
-from agentlab.graphs.reflexion import Verdict, build_reflexion_agent, expect_all
+from agentlab.graphs.reflexion import Verdict, build_reflexion_agent, expect_all, report
 from agentlab.llm import LlamaChatModel
 from agentlab.testing import ScriptedChatModel, ScriptedEngine, answer, call
 from agentlab.tools import tool
@@ -81,7 +81,7 @@ def test_a_reflection_reaches_the_next_trial_which_passes_with_the_answer() -> N
     final = state["messages"][-1]
     assert isinstance(final, AIMessage) and final.text == "2+3 is 5" and not final.tool_calls
     assert [type(m).__name__ for m in state["messages"]] == ["HumanMessage", "AIMessage"]
-    assert state["extra"] == {"trials": 2, "reflections": [LESSON], "passed_on_trial": 2}
+    assert report(state).extra == {"trials": 2, "reflections": [LESSON], "passed_on_trial": 2}
     first, second = state["trials"]
     assert (first["passed"], second["passed"]) == (False, True)
     assert first["feedback"] == "the answer lacks '5'" and first["reflection"] == LESSON
@@ -95,7 +95,7 @@ def test_a_reflection_reaches_the_next_trial_which_passes_with_the_answer() -> N
 def test_a_long_reflection_is_cut_short() -> None:
     turns = [answer("6"), call("Reflection", reflection="check " * 200), answer("5")]
     _, _, state = run(turns, checker=expect_all("5"))
-    (kept,) = state["extra"]["reflections"]
+    (kept,) = report(state).extra["reflections"]
     assert 0 < len(kept) <= 300 and kept.startswith("check check")
 
 
@@ -105,7 +105,7 @@ def test_the_trial_limit_ends_the_run_with_the_last_feedback_and_no_answer() -> 
     assert state["error"] == "no trial passed in 2 trials: the answer lacks '5'"
     assert len(model.seen) == 3  # no reflection after the last trial
     assert isinstance(state["messages"][-1], HumanMessage)
-    assert state["extra"] == {"trials": 2, "reflections": [LESSON], "passed_on_trial": None}
+    assert report(state).extra == {"trials": 2, "reflections": [LESSON], "passed_on_trial": None}
 
 
 def test_a_trial_that_hits_the_step_limit_fails_with_that_error_as_feedback() -> None:
@@ -115,7 +115,7 @@ def test_a_trial_that_hits_the_step_limit_fails_with_that_error_as_feedback() ->
     assert first["passed"] is False and first["answer"] == ""
     assert first["feedback"].startswith("step limit reached: 1")
     assert "step limit reached: 1" in last_user_text(model.seen[1])  # the reflector read it
-    assert state["extra"]["passed_on_trial"] == 2 and state["messages"][-1].text == "5"
+    assert report(state).extra["passed_on_trial"] == 2 and state["messages"][-1].text == "5"
 
 
 def test_a_raising_checker_sets_the_error_and_the_trial_can_be_judged_again() -> None:
@@ -138,7 +138,7 @@ def test_a_raising_checker_sets_the_error_and_the_trial_can_be_judged_again() ->
     )
     again = fixed.invoke(None, before.config)  # no trial runs again: the model has no turns
     assert again.get("error") is None and again["messages"][-1].text == "5"
-    assert again["extra"]["passed_on_trial"] == 1
+    assert report(again).extra["passed_on_trial"] == 1
 
 
 def test_without_a_checker_the_model_evaluates_its_own_answers() -> None:
@@ -155,7 +155,7 @@ def test_without_a_checker_the_model_evaluates_its_own_answers() -> None:
     assert 'add({"a": 2, "b": 3}) -> 5' in last_user_text(model.seen[5])
     assert "6 is not 2+3" in last_user_text(model.seen[2])
     assert [t["feedback"] for t in state["trials"]] == ["6 is not 2+3", "matches the add result"]
-    assert state["messages"][-1].text == "5" and state["extra"]["passed_on_trial"] == 2
+    assert state["messages"][-1].text == "5" and report(state).extra["passed_on_trial"] == 2
 
 
 def test_an_evaluator_without_a_verdict_ends_the_run_with_an_error() -> None:
@@ -179,7 +179,7 @@ def test_a_checker_may_return_a_plain_bool() -> None:
     turns = [answer("6"), call("Reflection", reflection=LESSON), answer("5")]
     _, _, state = run(turns, checker=lambda task, answer: answer == "5")
     assert state["trials"][0]["feedback"] == "the answer did not pass the check"
-    assert state["extra"]["passed_on_trial"] == 2
+    assert report(state).extra["passed_on_trial"] == 2
 
 
 def test_an_approval_inside_a_trial_interrupts_the_run_and_resumes(tmp_path: Path) -> None:
@@ -204,7 +204,7 @@ def test_an_approval_inside_a_trial_interrupts_the_run_and_resumes(tmp_path: Pat
     assert SENT == ["hi"]
     (shown,) = second.seen  # the trial went on from its checkpoint; it did not start over
     assert isinstance(shown[-1], ToolMessage) and shown[-1].text == "sent"
-    assert final["messages"][-1].text == "sent hi" and final["extra"]["passed_on_trial"] == 1
+    assert final["messages"][-1].text == "sent hi" and report(final).extra["passed_on_trial"] == 1
 
 
 def test_with_llama_models_the_side_calls_keep_the_trial_prompt_cache() -> None:
@@ -224,7 +224,7 @@ def test_with_llama_models_the_side_calls_keep_the_trial_prompt_cache() -> None:
         AgentSpec(LlamaChatModel(engine=engine), TOOLS, checkpointer=InMemorySaver())
     )
     state = graph.invoke({"messages": [HumanMessage("What is 2+3?")]}, CONFIG)
-    assert state["extra"] == {"trials": 2, "reflections": ["Call add."], "passed_on_trial": 2}
+    assert report(state).extra == {"trials": 2, "reflections": ["Call add."], "passed_on_trial": 2}
     kept = [c.kept_cache for c in engine.calls]
     assert kept == [False, True, True, False, True]  # trials refill, judging does not
 
@@ -234,7 +234,7 @@ def test_a_new_task_on_the_thread_starts_with_fresh_trials() -> None:
     graph, model, state = run(turns, checker=expect_all("5"), max_trials=1)
     assert state["error"] == "no trial passed in 1 trial: the answer lacks '5'"
     state = graph.invoke({"messages": [HumanMessage("What did I ask?")]}, CONFIG)
-    assert state["extra"] == {"trials": 1, "reflections": [], "passed_on_trial": None}
+    assert report(state).extra == {"trials": 1, "reflections": [], "passed_on_trial": None}
     assert state["error"] == "no trial passed in 1 trial: the answer lacks '5'"
     shown = [m.text for m in model.seen[1] if isinstance(m, HumanMessage)]
     assert shown == ["What is 2+3?", "What did I ask?"]  # earlier turns reach the actor

@@ -18,7 +18,7 @@ from langgraph.types import Command
 from agentlab.graphs import AgentSpec
 from agentlab.graphs._rewoo_args import as_number, bind_args, is_short, value_model
 from agentlab.graphs._rewoo_plan import plan_model
-from agentlab.graphs.rewoo import build_rewoo_agent
+from agentlab.graphs.rewoo import build_rewoo_agent, report
 from agentlab.testing import ScriptedChatModel, answer, call
 from agentlab.tools import tool
 
@@ -90,12 +90,12 @@ def test_a_short_result_is_filled_in_without_a_model_call() -> None:
         call("Answer", answer="60"),
     ]
     _, model, state = run(turns)
-    second = state["extra"]["plan"][1]
+    second = report(state).extra["plan"][1]
     assert second["args"] == {"value": "#E1", "factor": 10}
     assert second["args_run"] == {"value": 6, "factor": 10} and second["result"] == "60"
-    assert len(model.seen) == 2 and state["extra"]["model_calls"] == 2  # planner and solver
+    assert len(model.seen) == 2 and report(state).extra["model_calls"] == 2  # planner and solver
     assert state["messages"][-1].text == "60" and state.get("error") is None
-    assert [c["name"] for c in state["tool_calls"]] == ["scale", "scale"]
+    assert [c["name"] for c in report(state).tool_calls] == ["scale", "scale"]
 
 
 def test_a_value_inside_a_sentence_is_extracted_by_one_short_model_call() -> None:
@@ -105,9 +105,9 @@ def test_a_value_inside_a_sentence_is_extracted_by_one_short_model_call() -> Non
         call("Answer", answer="Zorblat has 1275 employees; times 3 is 3825."),
     ]
     _, model, state = run(turns, "How many employees does Zorblat have? Times 3?")
-    second = state["extra"]["plan"][1]
+    second = report(state).extra["plan"][1]
     assert second["args_run"] == {"expression": "1275 * 3"} and second["result"] == "3825"
-    assert state["extra"]["model_calls"] == 3
+    assert report(state).extra["model_calls"] == 3
     extraction = model.seen[1][-1].text
     assert "with 1275 employees" in extraction and "expression" in extraction
     solver_prompt = model.seen[2][-1].text
@@ -122,7 +122,7 @@ def test_an_extracted_value_the_result_does_not_hold_fails_the_step() -> None:
     ]
     _, _, state = run(turns, max_replans=0)
     assert "the value 3675 is not in the result of #E1 (for 'expression')" in state["error"]
-    assert RAN == ["lookup"] and state["extra"]["plan"][1]["status"] == "failed"
+    assert RAN == ["lookup"] and report(state).extra["plan"][1]["status"] == "failed"
 
 
 def test_a_number_is_chosen_among_those_the_result_holds() -> None:
@@ -149,7 +149,7 @@ def test_an_unusable_plan_is_replanned_once_then_fails_clearly(bad: Any, problem
     _, model, state = run(turns)
     assert problem in state["error"] and "after 1 replan" in state["error"]
     assert problem in model.seen[1][-1].text  # the planner was told what was wrong
-    assert state["extra"]["replans"] == 1 and RAN == [] and state["tool_calls"] == []
+    assert report(state).extra["replans"] == 1 and RAN == [] and report(state).tool_calls == []
 
 
 def test_duplicate_ids_and_a_corrected_plan() -> None:
@@ -161,7 +161,7 @@ def test_duplicate_ids_and_a_corrected_plan() -> None:
     _, model, state = run(turns)
     assert "two steps have the id E1" in model.seen[1][-1].text
     assert state["messages"][-1].text == "2" and state.get("error") is None
-    assert state["extra"]["problems"] and state["extra"]["replans"] == 1
+    assert report(state).extra["problems"] and report(state).extra["replans"] == 1
 
 
 def test_output_that_is_not_a_plan_is_replanned() -> None:
@@ -180,8 +180,8 @@ def test_a_failing_tool_gets_one_replan_with_the_results_so_far() -> None:
     assert "E1 = scale(value=2, factor=3) returned: «6»" in replan_prompt
     assert "E2 = broken(text=\"6\") failed: «ValueError: cannot handle '6'»" in replan_prompt
     assert RAN == ["scale", "scale"]  # the repeated E1 was reused, not run again
-    assert state["messages"][-1].text == "12" and state["extra"]["replans"] == 1
-    assert [c["error"] is None for c in state["tool_calls"]] == [True, False, True]
+    assert state["messages"][-1].text == "12" and report(state).extra["replans"] == 1
+    assert [c["error"] is None for c in report(state).tool_calls] == [True, False, True]
 
 
 def test_a_second_failure_ends_the_run_with_a_clear_error() -> None:
@@ -190,7 +190,7 @@ def test_a_second_failure_ends_the_run_with_a_clear_error() -> None:
     error = state["error"]
     assert error.startswith('step E1 broken(text="a") failed: ValueError: cannot handle')
     assert error.endswith("(after 1 replan)")
-    assert state["extra"]["plan"][0]["status"] == "failed"
+    assert report(state).extra["plan"][0]["status"] == "failed"
 
 
 def test_an_acting_tool_waits_for_approval_and_the_reply_decides() -> None:
@@ -199,7 +199,7 @@ def test_an_acting_tool_waits_for_approval_and_the_reply_decides() -> None:
     assert state["__interrupt__"][0].value["name"] == "send" and RAN == []
     final = graph.invoke(Command(resume={"action": "edit", "args": {"text": "hi"}}), CONFIG)
     assert RAN == ["send:hi"] and final["messages"][-1].text == "Sent."
-    assert final["extra"]["plan"][0]["args_run"] == {"text": "hi"}
+    assert report(final).extra["plan"][0]["args_run"] == {"text": "hi"}
 
 
 def test_a_rejected_call_fails_its_step() -> None:
@@ -261,8 +261,8 @@ def test_rewoo_on_the_real_model_plans_runs_and_fills_in_references(chat_model: 
     answer_text = state["messages"][-1].text
     print(f"rewoo smoke: {time.perf_counter() - started:.1f} s, answer={answer_text!r}, "
           f"extra={state['extra']}")  # fmt: skip
-    steps = state["extra"]["plan"]
-    assert steps and state["tool_calls"], state.get("error")
+    steps = report(state).extra["plan"]
+    assert steps and report(state).tool_calls, state.get("error")
     for done in (s for s in steps if s["status"] == "done"):
         assert "#E" not in json.dumps(done["args_run"])  # every reference was filled in
     assert "3825" in answer_text

@@ -394,7 +394,7 @@ def graph(
     tools: ToolsOpt = None,
 ) -> None:
     """Show the shape of a pattern's graph (over the demo tools unless --tools is given)."""
-    builder = check_pattern(pattern)
+    builder = check_pattern(pattern).build
     if png is not None and not png.parent.exists():
         raise UsageError(f"cannot write {png}: folder {png.parent} does not exist")
     loaded = load_tools(tools or "agentlab.tools.demo:TOOLS")

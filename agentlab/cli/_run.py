@@ -8,13 +8,14 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from langchain_core.callbacks import BaseCallbackHandler
-from langchain_core.messages import AIMessage, HumanMessage
+from langchain_core.messages import HumanMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 
 from agentlab.errors import RunError
-from agentlab.graphs._records import current_run, tool_call_records
+from agentlab.graphs import PATTERNS
+from agentlab.graphs._records import current_run, messages_record, run_answered
 from agentlab.tracing import Tracer
 
 __all__ = ["RunResult", "pending_call", "run_task"]
@@ -86,20 +87,21 @@ def run_task(
     new = current_run(values.get("messages", []))
     pending = pending_call(graph, thread_id) if error is None else None
     error = error or values.get("error")
-    last = new[-1] if new else None
-    answered = isinstance(last, AIMessage) and not last.tool_calls and error is None
+    answered = run_answered(new, error)
     status = "done" if answered else "interrupted" if pending else "failed"
+    pattern = PATTERNS.get(graph.name)  # how the pattern reads a run back from its state
+    record = (pattern.report if pattern else messages_record)(values)
     result = RunResult(
-        answer=last.text if answered and last is not None else "",
+        answer=new[-1].text if answered else "",
         thread_id=thread_id,
         status=status,
         steps=tracer.usage.model_calls,
-        tool_calls=values["tool_calls"] if "tool_calls" in values else tool_call_records(new),
+        tool_calls=record.tool_calls,
         pending=pending,
         usage=tracer.usage.as_dict(),
         wall_s=wall_s,
         error=error if status == "failed" else None,
-        extra=dict(values.get("extra") or {}),
+        extra=record.extra,
     )
     if status == "failed" and result.error is None:
         result.error = "the run ended without an answer"
