@@ -31,6 +31,7 @@ from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
+from agentlab._history import task_index
 from agentlab.config import ContextPolicy, Settings, default_budget
 from agentlab.errors import UsageError
 from agentlab.llm import Engine, side_model
@@ -168,7 +169,7 @@ class ContextWindow:
     ) -> list[BaseMessage]:
         """``messages`` with every one the model may still see cut to the per-message limit."""
         limit = self._message_limit(head)
-        task = _current_task(messages)
+        task = task_index(messages)
         return [
             self.clip(m, limit) if i >= start or i == task else m for i, m in enumerate(messages)
         ]
@@ -181,7 +182,7 @@ class ContextWindow:
         summary: str,
     ) -> list[BaseMessage]:
         pinned = [SystemMessage(f"{_SUMMARY_HEADING}\n{summary}")] if summary else []
-        task = _current_task(messages)
+        task = task_index(messages)
         before = [messages[task]] if task is not None and task < start else []
         return [*head, *pinned, *before, *messages[start:]]
 
@@ -203,7 +204,7 @@ class ContextWindow:
 
         The current task and the newest turn always stay; the summary's own size is reserved.
         """
-        task = _current_task(messages)
+        task = task_index(messages)
         pinned = messages[task] if task is not None else None
         grouped = turns(messages[start:])
         reserve = self.summary_tokens + 16
@@ -292,12 +293,6 @@ class ContextWindow:
 
 def _flat(grouped: Sequence[Sequence[BaseMessage]]) -> list[BaseMessage]:
     return [message for turn in grouped for message in turn]
-
-
-def _current_task(messages: Sequence[BaseMessage]) -> int | None:
-    """Index of the newest user message: the task of the current run, never evicted."""
-    found = (i for i in range(len(messages) - 1, -1, -1) if isinstance(messages[i], HumanMessage))
-    return next(found, None)
 
 
 def _digest(message: BaseMessage, width: int = 200) -> str:

@@ -13,7 +13,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
+from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
+
+from agentlab._history import task_index
 
 __all__ = [
     "RunRecord",
@@ -21,6 +23,7 @@ __all__ = [
     "latest_task",
     "messages_record",
     "run_answered",
+    "split_at_task",
     "tool_call_records",
 ]
 
@@ -37,10 +40,18 @@ class RunRecord:
 
 def current_run(messages: Sequence[BaseMessage]) -> list[BaseMessage]:
     """The messages after the latest user message: what the current run did."""
-    for index in range(len(messages) - 1, -1, -1):
-        if isinstance(messages[index], HumanMessage):
-            return list(messages[index + 1 :])
-    return list(messages)
+    return split_at_task(messages)[2]
+
+
+def split_at_task(
+    messages: Sequence[BaseMessage],
+) -> tuple[list[BaseMessage], str, list[BaseMessage]]:
+    """The conversation before the latest user message, that message's text (the current run's
+    task, '' if none), and the messages after it."""
+    index = task_index(messages)
+    if index is None:
+        return [], "", list(messages)
+    return list(messages[:index]), messages[index].text, list(messages[index + 1 :])
 
 
 def run_answered(messages: Sequence[BaseMessage], error: object = None) -> bool:
@@ -57,7 +68,7 @@ def messages_record(values: Mapping[str, Any]) -> RunRecord:
 
 def latest_task(messages: Sequence[BaseMessage]) -> str:
     """The text of the latest user message: the current run's task ('' if none)."""
-    return next((m.text for m in reversed(messages) if isinstance(m, HumanMessage)), "")
+    return split_at_task(messages)[1]
 
 
 def tool_call_records(messages: Sequence[BaseMessage]) -> list[dict[str, Any]]:

@@ -27,7 +27,13 @@ from pydantic import BaseModel, Field
 
 from agentlab.errors import UsageError
 from agentlab.graphs._memory_hook import remembering
-from agentlab.graphs._records import RunRecord, run_answered, tool_call_records
+from agentlab.graphs._records import (
+    RunRecord,
+    latest_task,
+    run_answered,
+    split_at_task,
+    tool_call_records,
+)
 from agentlab.graphs._spec import AgentSpec
 from agentlab.graphs.react import build_react_agent
 from agentlab.llm import side_model
@@ -123,14 +129,6 @@ Tool calls and results:
 Answer: {answer}"""
 
 
-def _split(messages: Sequence[AnyMessage]) -> tuple[list[AnyMessage], str]:
-    """The conversation before the latest user message, and that message's text (the task)."""
-    for index in range(len(messages) - 1, -1, -1):
-        if isinstance(messages[index], HumanMessage):
-            return list(messages[:index]), messages[index].text
-    return list(messages), ""
-
-
 def _ask(task: str, trials: Sequence[dict[str, Any]]) -> str:
     """The user message of the next trial: the task, the lessons so far, and the judge's own
     words on the last attempt (a small model's lesson may garble them)."""
@@ -205,7 +203,7 @@ class _ReflexionNodes:
         return {"trials": [], "error": None}
 
     def actor(self, state: ReflexionState, config: RunnableConfig) -> dict[str, Any]:
-        history, task = _split(state["messages"])
+        history, task, _ = split_at_task(state["messages"])
         trials = state.get("trials", [])
         ask = HumanMessage(_ask(task, trials))
         run = {"messages": [*history, ask], "recalled": state.get("recalled", "")}
@@ -225,7 +223,7 @@ class _ReflexionNodes:
         return {"trials": [*trials, trial]}
 
     def evaluator(self, state: ReflexionState) -> dict[str, Any]:
-        _, task = _split(state["messages"])
+        task = latest_task(state["messages"])
         trials = [dict(t) for t in state["trials"]]
         trial, number = trials[-1], len(trials)
         if trial["error"]:
@@ -246,7 +244,7 @@ class _ReflexionNodes:
         return update
 
     def reflect(self, state: ReflexionState) -> dict[str, Any]:
-        _, task = _split(state["messages"])
+        task = latest_task(state["messages"])
         trials = [dict(t) for t in state["trials"]]
         trial = trials[-1]
         why = f"{_describe(task, trial)}\n\nWhy it was judged wrong: {trial['feedback']}"
