@@ -288,13 +288,8 @@ def _supervisor(
         fresh = isinstance(messages[-1], HumanMessage)  # a new run starts a new route
         route = [] if fresh else list(state.get("route", []))
         instructions = [] if fresh else list(state.get("instructions", []))
-        task = latest_task(messages)
         reports = _reports(messages, set(names))
-        done = "\n".join(
-            f"[{n}] {who} (asked: {asked}): {report}"
-            for n, ((who, report), asked) in enumerate(zip(reports, instructions, strict=False), 1)
-        )
-        prompt = f"Task: {task}\n\nReports so far:\n{done or 'none yet'}"
+        prompt = _progress(latest_task(messages), reports, instructions)
         recalled = state.get("recalled", "")
         memories = [SystemMessage(recalled)] if recalled else []
         decided = router.invoke([system, *memories, HumanMessage(prompt)])
@@ -312,14 +307,7 @@ def _supervisor(
 
         choice = decided.get("parsed") if isinstance(decided, dict) else None
         if not isinstance(choice, Route):
-            wanted = _wanted(decided.get("raw") if isinstance(decided, dict) else None)
-            if wanted is not None and wanted not in (*names, FINISH):
-                return stop(
-                    f"the supervisor routed to unknown specialist {wanted!r}; "
-                    f"the team is {', '.join(names)}"
-                )
-            problem = decided.get("parsing_error") if isinstance(decided, dict) else None
-            return stop(f"the supervisor gave no valid route: {problem or 'no decision'}")
+            return stop(_no_route(decided, names))
         latest = reports[-1][1] if reports else ""
         if choice.next == FINISH:
             return finish(choice.answer.strip() or latest)
@@ -342,12 +330,26 @@ def _supervisor(
     return supervise
 
 
-def _wanted(raw: object) -> str | None:
-    """The name a supervisor turn asked for, read from its raw tool call."""
+def _progress(task: str, reports: Sequence[tuple[str, str]], instructions: Sequence[str]) -> str:
+    """What the supervisor reads: the task and each report with what its author was asked."""
+    done = "\n".join(
+        f"[{n}] {who} (asked: {asked}): {report}"
+        for n, ((who, report), asked) in enumerate(zip(reports, instructions, strict=False), 1)
+    )
+    return f"Task: {task}\n\nReports so far:\n{done or 'none yet'}"
+
+
+def _no_route(decided: object, names: Sequence[str]) -> str:
+    """Why a supervisor turn gave no route: an unknown specialist's name, or what did not parse."""
+    output = decided if isinstance(decided, dict) else {}
+    raw = output.get("raw")
     if isinstance(raw, AIMessage) and raw.tool_calls:
         wanted = raw.tool_calls[0]["args"].get("next")
-        return None if wanted is None else str(wanted)
-    return None
+        if wanted is not None and wanted not in (*names, FINISH):
+            return f"the supervisor routed to unknown specialist {wanted!r}; the team is " + (
+                ", ".join(names)
+            )
+    return f"the supervisor gave no valid route: {output.get('parsing_error') or 'no decision'}"
 
 
 def _brief(task: str, instruction: str, reports: Sequence[tuple[str, str]]) -> str:

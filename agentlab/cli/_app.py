@@ -326,15 +326,27 @@ def eval_(
         raise UsageError("--png draws a comparison; use it with --compare A.json B.json")
     pattern = pattern or "react"
     check_pattern(pattern)
-    tasks = load_suite(suite)
     settings = load_settings(**_overrides(model, max_steps, n_ctx, kv_type, gpu_layers,
                                           context_policy), memory=with_memory)  # fmt: skip
+    report = _run_suite(suite, pattern, tools, team, settings, trace=trace, repeats=repeat or 1,
+                        as_json=as_json)  # fmt: skip
+    if as_json:
+        sys.stdout.write(json.dumps(report, ensure_ascii=False) + "\n")
+        return
+    _print_eval_report(report, f"{suite.name} · {pattern}")
+
+
+def _run_suite(
+    suite: Path, pattern: str, tools: str | None, team: str | None, settings: Settings, *,
+    trace: Path | None, repeats: int, as_json: bool,
+) -> dict[str, Any]:  # fmt: skip
+    """Every task of ``suite`` through the agent ``build_agent`` makes, each on a fresh thread."""
+    tasks = load_suite(suite)
     loaded = load_tools(tools) if tools else []
     own = pattern_options(pattern, loaded, team=team)
     if pattern == "reflexion":
         own["checker"] = suite_checker(tasks)
     trace_path = trace or settings.trace_dir / f"eval-{uuid.uuid4().hex[:8]}.jsonl"
-    repeats = repeat or 1
 
     def progress(task: SuiteTask, result: RunResult, ok: bool, number: int) -> None:
         mark = "[green]pass[/]" if ok else "[red]FAIL[/]"
@@ -348,11 +360,7 @@ def eval_(
             graph, tasks, max_steps=settings.max_steps, trace_path=trace_path, repeat=repeats,
             on_result=None if as_json else progress,
         )  # fmt: skip
-    report = {"suite": str(suite), "pattern": pattern, **report}
-    if as_json:
-        sys.stdout.write(json.dumps(report, ensure_ascii=False) + "\n")
-        return
-    _print_eval_report(report, f"{suite.name} · {pattern}")
+    return {"suite": str(suite), "pattern": pattern, **report}
 
 
 def _print_eval_report(report: dict[str, Any], title: str) -> None:
