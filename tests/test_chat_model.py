@@ -13,6 +13,8 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import BaseModel
 
 from agentlab.errors import ContextOverflowError
+from agentlab.graphs import AgentSpec
+from agentlab.graphs.react import build_react_agent
 from agentlab.llm import Engine, LlamaChatModel, LlamaEngine, SupportsSideCalls, side_model
 from agentlab.llm.protocol import ToolSpec, action_schema, render_prompt
 from agentlab.testing import ScriptedChatModel, ScriptedEngine
@@ -198,3 +200,16 @@ def test_the_engine_counts_reuse_like_a_prefix_cache() -> None:
     assert reused("a b e") == 2  # the prompt before the side call was kept
     with pytest.raises(IndexError, match="4 texts; call 5"):
         reused("a")
+
+
+def test_a_react_graph_runs_on_the_chat_model_over_a_scripted_engine() -> None:
+    """The whole stack without llama.cpp: graph, context window, protocol, parsing, usage."""
+    model, engine = model_with([WEATHER_CALL, '{"thought": "t", "answer": "4 °C in Oslo"}'])
+    agent = build_react_agent(AgentSpec(model, TOOLS))
+    state = agent.invoke({"messages": [HumanMessage("weather in Oslo?")]})
+    assert state["messages"][-1].text == "4 °C in Oslo"
+    reply = state["messages"][-2]
+    assert isinstance(reply, ToolMessage) and "Oslo" in reply.text and "°C" in reply.text
+    first, second = engine.calls
+    assert second.prompt.startswith(first.prompt)  # the second turn only appends: cache reuse
+    assert state["messages"][-1].usage_metadata["input_token_details"]["cache_read"] > 0
