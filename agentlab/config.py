@@ -20,6 +20,7 @@ __all__ = [
     "DEFAULT_MODEL",
     "FAST_MODEL",
     "ApprovalMode",
+    "Chunking",
     "ContextPolicy",
     "Embedder",
     "ExtraBuffers",
@@ -36,8 +37,9 @@ FAST_MODEL = "qwen2.5-coder-0.5b-instruct-q4_k_m"  # same tokenizer and template
 KvType = Literal["f16", "q8_0", "q4_0"]
 ApprovalMode = Literal["acting", "all", "none"]
 ContextPolicy = Literal["cache-aware", "sliding", "none"]
-Embedder = Literal["llama", "minilm"]
+Embedder = Literal["llama", "minilm", "hash"]
 Retrieval = Literal["hybrid", "dense", "sparse"]
+Chunking = Literal["fixed", "headings", "parent-child"]
 ExtraBuffers = Literal["auto", "on", "off"]
 
 
@@ -127,7 +129,9 @@ class Settings(BaseSettings):
         default="default", min_length=1, description="whose memories: a user, team or agent"
     )
     embedder: Embedder = Field(
-        default="llama", description="llama (a GGUF via llama.cpp) or minilm (agentlab[st])"
+        default="llama",
+        description="llama (a GGUF via llama.cpp), minilm (agentlab[st]) or hash (word hashing, "
+        "no model: for tests and trials)",
     )
     embedding_model: str | None = Field(
         default=None, description="GGUF name or path for llama embeddings; unset = the chat model"
@@ -141,6 +145,20 @@ class Settings(BaseSettings):
     )
     memory_capacity: int = Field(
         default=1000, ge=2, description="episodes kept before old ones are consolidated"
+    )
+    knowledge: str | None = Field(
+        default=None,
+        min_length=1,
+        description="the knowledge collection agents search (agentlab knowledge add); unset = none",
+    )
+    judge_model: str | None = Field(
+        default=None,
+        description="the model that judges answers' faithfulness in eval; unset = the default",
+    )
+    chunking: Chunking = Field(
+        default="parent-child",
+        description="how documents are cut: fixed windows, headings, or parent-child (small "
+        "chunks matched, their section read)",
     )
 
     @field_validator("home", "model_dir")
@@ -203,6 +221,11 @@ class Settings(BaseSettings):
     def memory_path(self) -> Path:
         """Memories (SQLite), facts and the embedded Chroma store."""
         return self.home / "memory"
+
+    @property
+    def knowledge_path(self) -> Path:
+        """The user's documents, chunked and indexed (agentlab knowledge)."""
+        return self.home / "knowledge"
 
     @property
     def trace_dir(self) -> Path:

@@ -27,6 +27,7 @@ from agentlab.config import ExtraBuffers, Settings
 from agentlab.errors import ModelFileError, UsageError
 from agentlab.llm import extra_buffers_enabled, load_llama
 from agentlab.models import resolve_model
+from agentlab.testing import HashEmbeddings
 
 if TYPE_CHECKING:
     from llama_cpp import Llama
@@ -160,9 +161,11 @@ class MiniLMEmbeddings(Embeddings):
 
 def embeddings_from_settings(settings: Settings) -> Embeddings:
     """The configured embedder: ``embedder`` llama (``embedding_model`` or the chat model's
-    GGUF) or minilm."""
+    GGUF), minilm, or hash (bag-of-words hashing: no model, no semantics)."""
     if settings.embedder == "minilm":
         return MiniLMEmbeddings()
+    if settings.embedder == "hash":
+        return HashEmbeddings()
     path = resolve_model(settings.embedding_model or settings.model, settings.model_dir)
     return LlamaCppEmbeddings(
         path,

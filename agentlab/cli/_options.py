@@ -14,6 +14,7 @@ __all__ = [
     "ExpectOpt",
     "GpuOpt",
     "JsonOpt",
+    "KnowledgeOpt",
     "KvOpt",
     "ModelOpt",
     "NoMemoryOpt",
@@ -51,4 +52,12 @@ TeamOpt = Annotated[
 ]
 NoMemoryOpt = Annotated[
     bool, typer.Option("--no-memory", help="no recall before the run, no episode after it")
+]
+KnowledgeOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--knowledge",
+        metavar="COLLECTION",
+        help="let the agent search this collection of your documents (agentlab knowledge add)",
+    ),
 ]
