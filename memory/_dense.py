@@ -36,20 +36,28 @@ def _clear_chroma_cache() -> None:
     _epoch[0] += 1
 
 
-def _collection_name(embedder: str) -> str:
+def _collection_name(embedder: str, prefix: str = "memories") -> str:
     cleaned = re.sub(r"[^a-zA-Z0-9._-]+", "-", embedder).strip("-._")
-    return f"memories-{cleaned}"[:60].rstrip("-._")
+    return f"{prefix}-{cleaned}"[:60].rstrip("-._")
 
 
 class ChromaIndex:
-    """Nearest-neighbour search over memory ids, with metadata filters."""
+    """Nearest-neighbour search over memory ids, with metadata filters. ``prefix`` names the
+    collection apart from other stores' on a shared server ("memories", "knowledge")."""
 
-    def __init__(self, embedder: str, *, path: Path | None = None, url: str | None = None) -> None:
+    def __init__(
+        self,
+        embedder: str,
+        *,
+        path: Path | None = None,
+        url: str | None = None,
+        prefix: str = "memories",
+    ) -> None:
         if (path is None) == (url is None):
             raise ValueError("give the embedded store's path or a server url, not both")
         self.path = path
         self.url = url
-        self.name = _collection_name(embedder)
+        self.name = _collection_name(embedder, prefix)
         self._collection: Any = None
         self._opened_in = -1
         self._lock_path = path.with_suffix(".lock") if path is not None else None

@@ -162,7 +162,8 @@ class MemoryStore:
     """Memories with dense, sparse (BM25) and hybrid search.
 
     ``path`` is a folder: ``memory.sqlite`` and the embedded Chroma store go there, unless
-    ``chroma_url`` names a Chroma server. ``clock`` gives the time (inject one in tests);
+    ``chroma_url`` names a Chroma server, where ``index`` names this store's collections apart
+    from other stores' (memories, knowledge). ``clock`` gives the time (inject one in tests);
     a write waits up to ``busy_timeout_s`` for another process's write to finish.
     """
 
@@ -178,6 +179,7 @@ class MemoryStore:
         rrf_k: float = RRF_K,
         sparse_weight: float = SPARSE_WEIGHT,
         check_embedder: bool = True,
+        index: str = "memories",
     ) -> None:
         self.rrf_k = rrf_k
         self.sparse_weight = sparse_weight
@@ -194,9 +196,9 @@ class MemoryStore:
         with self._sql() as db:
             db.execute("INSERT OR IGNORE INTO meta VALUES ('generation', '0')")
         self.dense = (
-            ChromaIndex(self.embedder, url=chroma_url)
+            ChromaIndex(self.embedder, url=chroma_url, prefix=index)
             if chroma_url
-            else ChromaIndex(self.embedder, path=self.path / "chroma")
+            else ChromaIndex(self.embedder, path=self.path / "chroma", prefix=index)
         )
         self._seen_generation = -1  # forces one refresh check before the first dense query
         # A run's recall searches episodes and other memories with the same query: embedding it
@@ -440,11 +442,25 @@ class MemoryStore:
             self._query_vectors[query] = self.embeddings.embed_query(query)
         return self._query_vectors[query]
 
+    def matching(self, query: str, ids: Sequence[str]) -> set[str]:
+        """Those of ``ids`` whose text the keyword index (BM25) matches for ``query``, whatever
+        the search mode that found them: a dense hit sharing no word with the query is weak
+        evidence."""
+        match = _match_expression(query)
+        if match is None or not ids:
+            return set()
+        marks = ",".join("?" * len(ids))
+        sql = (
+            "SELECT m.id FROM memories_fts JOIN memories m ON m.seq = memories_fts.rowid "
+            f"WHERE memories_fts MATCH ? AND m.id IN ({marks})"
+        )
+        with self._sql() as db:
+            return {r[0] for r in db.execute(sql, [match, *ids]).fetchall()}
+
     def _sparse_ids(self, query: str, depth: int, scope: MemoryFilter) -> builtins.list[str]:
-        words = {w.lower() for w in _WORD.findall(query)} - _STOP_WORDS
-        if not words:
+        match = _match_expression(query)
+        if match is None:
             return []
-        match = " OR ".join(f'"{w}"' for w in sorted(words))
         where, params = scope.sql()
         sql = (
             "SELECT m.id FROM memories_fts JOIN memories m ON m.seq = memories_fts.rowid "
@@ -485,6 +501,12 @@ class MemoryStore:
             "vector_store": self.dense.url or str(self.dense.path),
             "bytes": sum(f.stat().st_size for f in self.path.rglob("*") if f.is_file()),
         }
+
+
+def _match_expression(query: str) -> str | None:
+    """An FTS5 query matching any of the query's content words (None if it has none)."""
+    words = {w.lower() for w in _WORD.findall(query)} - _STOP_WORDS
+    return " OR ".join(f'"{w}"' for w in sorted(words)) if words else None
 
 
 def _rank(ranking: list[str], memory_id: str) -> int | None:
