@@ -2,7 +2,8 @@
 
 :func:`build_agent` is what the command line runs, so a library user gets the same agent: the
 context window, approval policy, tool journal and statistics, tool offer, budgets, memory and
-checkpointer that the settings say.
+checkpointer that the settings say, and the search tool over the user's documents when
+``settings.knowledge`` names a collection.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from agentlab.graphs.react import build_react_agent
 from agentlab.graphs.reflexion import build_reflexion_agent
 from agentlab.graphs.rewoo import build_rewoo_agent
 from agentlab.llm import LlamaChatModel
-from agentlab.memory import AgentMemory, memory_tools
+from agentlab.memory import AgentMemory, KnowledgeBase, knowledge_tools, memory_tools
 from agentlab.tools import ApprovalPolicy, CallLedger, ToolOffer, ToolRunner, ToolStats, as_tool
 from agentlab.tools import load_tools as load_tool_specs
 
@@ -126,7 +127,8 @@ def build_agent(
     ``settings`` default to the command line's loading (environment, config file, defaults).
     The model is the settings' llama.cpp model unless ``model`` is given. The checkpointer is
     the settings' SQLite file unless ``checkpointer`` is given (``None``: no checkpoints, and
-    so no approvals). Memory follows ``settings.memory``. ``options`` are the pattern's own
+    so no approvals). Memory follows ``settings.memory``; ``settings.knowledge`` adds
+    ``search_knowledge`` over that collection. ``options`` are the pattern's own
     (``checker`` and ``max_trials`` for reflexion, ``team`` and ``max_routes`` for multi-agent,
     ``max_plan_steps`` and ``max_replans`` for the planners). Open files (checkpoints, tool
     records, memory) are closed by ``resources`` when given, else when the graph is collected.
@@ -157,6 +159,8 @@ def _build(
     stack: ExitStack,
     options: dict[str, Any],
 ) -> Graph:
+    if settings.knowledge is not None:  # before the model loads: a wrong name fails at once
+        tools = [*tools, *_knowledge(settings, settings.knowledge, stack)]
     chat_model = model or LlamaChatModel.from_settings(settings)
     settings.home.mkdir(parents=True, exist_ok=True)
     if checkpointer == "settings":
@@ -174,6 +178,19 @@ def _build(
                               stats=stats, ledger=ledger, memory=memory,
                               system_prompt=system_prompt)  # fmt: skip
     return builder(spec, **options)
+
+
+def _knowledge(settings: Settings, collection: str, stack: ExitStack) -> list[BaseTool]:
+    """The search tool over ``collection``; a collection that holds no documents is a usage
+    error now rather than a "not found" in the middle of every run."""
+    kb = stack.enter_context(closing(KnowledgeBase.from_settings(settings)))
+    if collection not in kb.collections():
+        known = ", ".join(kb.collections()) or "none yet"
+        raise UsageError(
+            f"no knowledge collection {collection!r} (collections: {known}); add documents "
+            f"with agentlab knowledge add PATH... --collection {collection}"
+        )
+    return knowledge_tools(kb, collection)
 
 
 def _check_options(pattern: str, builder: Builder, options: dict[str, Any]) -> None:

@@ -26,6 +26,8 @@ from agentlab.cli._console import ConsoleTrace
 from agentlab.cli._doctor import doctor
 from agentlab.cli._eval import SuiteTask, load_suite, run_suite, suite_checker
 from agentlab.cli._graph_png import draw_png
+from agentlab.cli._grounding import grounding_cells, percent, settings_judge
+from agentlab.cli._knowledge import knowledge_app
 from agentlab.cli._memory import memory_app
 from agentlab.cli._models import models_app
 from agentlab.cli._options import (
@@ -33,6 +35,7 @@ from agentlab.cli._options import (
     ExpectOpt,
     GpuOpt,
     JsonOpt,
+    KnowledgeOpt,
     KvOpt,
     ModelOpt,
     NoMemoryOpt,
@@ -49,6 +52,7 @@ from agentlab.cli._tools import tools_app
 from agentlab.config import Settings, load_settings
 from agentlab.errors import UsageError
 from agentlab.graphs import PATTERNS, AgentSpec, build_agent, check_pattern
+from agentlab.llm import LlamaChatModel
 from agentlab.testing import ScriptedChatModel
 from agentlab.tools import load_tools
 from agentlab.tracing import Tracer
@@ -64,6 +68,7 @@ app = typer.Typer(
 app.add_typer(models_app, name="models")
 app.add_typer(tools_app, name="tools")
 app.add_typer(memory_app, name="memory")
+app.add_typer(knowledge_app, name="knowledge")
 app.command()(doctor)
 threads_app = typer.Typer(
     help="Conversation threads run from the command line.", no_args_is_help=True
@@ -76,12 +81,13 @@ err = Console(stderr=True, highlight=False)
 
 def _overrides(model: str | None, max_steps: int | None, n_ctx: int | None,
                kv_type: str | None, gpu_layers: int | None,
-               context_policy: str | None, no_memory: bool = False) -> dict[str, Any]:  # fmt: skip
+               context_policy: str | None, no_memory: bool = False,
+               knowledge: str | None = None) -> dict[str, Any]:  # fmt: skip
     """The settings given as flags (kept with a thread, so a resume uses them again)."""
     given = {
         "model": model, "max_steps": max_steps, "n_ctx": n_ctx, "kv_type_k": kv_type,
         "kv_type_v": kv_type, "n_gpu_layers": gpu_layers, "context_policy": context_policy,
-        "memory": False if no_memory else None,
+        "memory": False if no_memory else None, "knowledge": knowledge,
     }  # fmt: skip
     return {key: value for key, value in given.items() if value is not None}
 
@@ -146,13 +152,14 @@ def run(
     expect: ExpectOpt = None,
     team: TeamOpt = None,
     no_memory: NoMemoryOpt = False,
+    knowledge: KnowledgeOpt = None,
 ) -> None:
     """Run an agent on TASK and print its answer (or the JSON result with --json)."""
     if not task.strip():
         raise UsageError("the task is empty; say what the agent should do")
     check_pattern(pattern)
     overrides = _overrides(model, max_steps, n_ctx, kv_type, gpu_layers, context_policy,
-                           no_memory)  # fmt: skip
+                           no_memory, knowledge)  # fmt: skip
     settings = load_settings(**overrides)
     loaded = load_tools(tools) if tools else []
     options = {"expect": expect or [], "team": team}
@@ -298,9 +305,22 @@ def eval_(
     png: Annotated[
         Path | None, typer.Option("--png", help="with --compare: success by kind, as a PNG")
     ] = None,
+    knowledge: KnowledgeOpt = None,
+    judge: Annotated[
+        bool | None,
+        typer.Option(
+            "--judge/--no-judge",
+            help="have a model judge whether answers are supported by the retrieved passages "
+            "(default: on when the suite's tasks have sources)",
+        ),
+    ] = None,
 ) -> None:
     """Run every task of SUITE and report pass/fail, success rate, steps, tokens and time; or,
     with --compare, set two saved reports side by side (no model is loaded).
+
+    Tasks with "sources" (the files that hold the answer) are scored on retrieval too: context
+    recall and precision from the run's search_knowledge calls, and the answer's faithfulness
+    to the retrieved passages (a word check, and a judge model unless --no-judge).
 
     With --pattern reflexion each task's expected strings are the checker of its trials; the
     feedback says how many are missing, never which. With --repeat N, passed and success_rate
@@ -310,7 +330,8 @@ def eval_(
                 "--max-steps": max_steps, "--trace": trace, "--ctx": n_ctx,
                 "--kv-type": kv_type, "--gpu-layers": gpu_layers,
                 "--context-policy": context_policy, "--team": team, "--repeat": repeat,
-                "--memory": with_memory or None}  # fmt: skip
+                "--memory": with_memory or None, "--knowledge": knowledge,
+                "--judge/--no-judge": judge}  # fmt: skip
     if compare is not None:
         if suite is not None:
             raise UsageError("give either SUITE (run it) or --compare A.json B.json, not both")
@@ -327,9 +348,10 @@ def eval_(
     pattern = pattern or "react"
     check_pattern(pattern)
     settings = load_settings(**_overrides(model, max_steps, n_ctx, kv_type, gpu_layers,
-                                          context_policy), memory=with_memory)  # fmt: skip
+                                          context_policy, knowledge=knowledge),
+                             memory=with_memory)  # fmt: skip
     report = _run_suite(suite, pattern, tools, team, settings, trace=trace, repeats=repeat or 1,
-                        as_json=as_json)  # fmt: skip
+                        as_json=as_json, judge=judge)  # fmt: skip
     if as_json:
         sys.stdout.write(json.dumps(report, ensure_ascii=False) + "\n")
         return
@@ -338,10 +360,18 @@ def eval_(
 
 def _run_suite(
     suite: Path, pattern: str, tools: str | None, team: str | None, settings: Settings, *,
-    trace: Path | None, repeats: int, as_json: bool,
+    trace: Path | None, repeats: int, as_json: bool, judge: bool | None,
 ) -> dict[str, Any]:  # fmt: skip
     """Every task of ``suite`` through the agent ``build_agent`` makes, each on a fresh thread."""
     tasks = load_suite(suite)
+    sourced = any(task.sources for task in tasks)
+    if judge and not sourced:
+        raise UsageError(f"--judge checks answers against retrieved passages; no task of {suite} "
+                         'names its "sources"')  # fmt: skip
+    judging = sourced if judge is None else judge
+    if sourced and settings.knowledge is None:
+        err.print("[yellow]warning:[/] the suite's tasks have sources but the agent searches "
+                  "no documents; pass --knowledge COLLECTION")  # fmt: skip
     loaded = load_tools(tools) if tools else []
     own = pattern_options(pattern, loaded, team=team)
     if pattern == "reflexion":
@@ -354,11 +384,13 @@ def _run_suite(
         err.print(f"{mark} {task.id}{which}: {result.answer[:80] or result.error}")
 
     with ExitStack() as resources:  # every task on a fresh thread: checkpoints in memory
+        model = LlamaChatModel.from_settings(settings) if judging else None  # the judge's too
         graph = build_agent(pattern, loaded, settings=settings, checkpointer=InMemorySaver(),
-                            resources=resources, **own)  # fmt: skip
+                            model=model, resources=resources, **own)  # fmt: skip
         report = run_suite(
             graph, tasks, max_steps=settings.max_steps, trace_path=trace_path, repeat=repeats,
             on_result=None if as_json else progress,
+            judge=settings_judge(settings, model) if judging else None,
         )  # fmt: skip
     return {"suite": str(suite), "pattern": pattern, **report}
 
@@ -366,15 +398,18 @@ def _run_suite(
 def _print_eval_report(report: dict[str, Any], title: str) -> None:
     """The eval report as a table: passes per task (k/N over repeats), then the summary."""
     repeats = report["repeat"]
+    grounding = report.get("grounding")
+    scores = ("recall", "precision", "faithful", "supported") if grounding else ()
     table = Table(title=title)
-    for column in ("task", "kind", "passed", "steps", "tokens", "wall s", "answer"):
+    for column in ("task", "kind", "passed", *scores, "steps", "tokens", "wall s", "answer"):
         table.add_column(column)
     for row in report["tasks"]:
         passes = sum(run["passed"] for run in row["runs"])
         verdict = f"{passes}/{repeats}" if repeats > 1 else "pass" if passes else "FAIL"
         table.add_row(
-            row["id"], row["kind"], verdict, f"{row['steps']:g}", f"{row['tokens']:g}",
-            f"{row['wall_s']:.1f}", (row["answer"] or row["error"] or "")[:60],
+            row["id"], row["kind"], verdict, *(grounding_cells(row) if grounding else ()),
+            f"{row['steps']:g}", f"{row['tokens']:g}", f"{row['wall_s']:.1f}",
+            (row["answer"] or row["error"] or "")[:60],
         )  # fmt: skip
     out.print(table)
     spread = report["repeats"]
@@ -392,6 +427,15 @@ def _print_eval_report(report: dict[str, Any], title: str) -> None:
         f"{usage['prompt_tokens']} prompt + {usage['completion_tokens']} completion tokens · "
         f"median task {report['median_wall_s']:.1f} s · {report['wall_s']:.0f} s in all"
     )
+    if grounding:
+        out.print(
+            f"{grounding['tasks']} tasks with sources: answer correctness "
+            f"{percent(grounding['answer_correctness'])} · context recall "
+            f"{percent(grounding['context_recall'])} · precision "
+            f"{percent(grounding['context_precision'])} · faithfulness (words) "
+            f"{percent(grounding['faithfulness'])} · judged supported "
+            f"{percent(grounding['supported'])} of {grounding['judged']}"
+        )
 
 
 @app.command()

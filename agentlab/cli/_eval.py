@@ -13,6 +13,7 @@ from typing import Any
 
 from langgraph.graph.state import CompiledStateGraph
 
+from agentlab.cli._grounding import Judge, grounding_scores, grounding_summary, mean_grounding
 from agentlab.cli._run import RunResult, run_task
 from agentlab.errors import UsageError
 from agentlab.graphs.reflexion import Checker, Verdict, expect_all
@@ -37,11 +38,12 @@ class SuiteTask:
     expect: tuple[str, ...]
     feedback: str = ""  # what a failed attempt is told (reflexion), never the expected values
     kind: str = ""  # a label to group results by, e.g. "single", "two-step", "no-tool"
+    sources: tuple[str, ...] = ()  # documents that hold the answer: retrieval is scored too
 
 
 def load_suite(path: Path) -> list[SuiteTask]:
-    """Read ``{"id", "task", "expect": [...], "feedback"?: str, "kind"?: str}`` lines; blank
-    lines are skipped."""
+    """Read ``{"id", "task", "expect": [...], "feedback"?: str, "kind"?: str, "sources"?:
+    [...]}`` lines; blank lines are skipped."""
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
@@ -68,7 +70,10 @@ def load_suite(path: Path) -> list[SuiteTask]:
         kind = data.get("kind", "")
         if not isinstance(kind, str):
             raise UsageError(f'{where}: "kind" must be a string')
-        tasks.append(SuiteTask(task_id, task, tuple(expect), feedback, kind))
+        sources = data.get("sources", [])
+        if not isinstance(sources, list) or not all(isinstance(s, str) and s for s in sources):
+            raise UsageError(f'{where}: "sources" must be a list of file names')
+        tasks.append(SuiteTask(task_id, task, tuple(expect), feedback, kind, tuple(sources)))
     if not tasks:
         raise UsageError(f"suite {path} has no tasks")
     ids = [t.id for t in tasks]
@@ -141,6 +146,8 @@ def task_row(task: SuiteTask, runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
         row["passed"] = round(rate, 4)
         for key, digits in _MEANS.items():
             row[key] = round(statistics.fmean(r[key] for r in runs), digits)
+        if "grounding" in row:
+            row["grounding"] = mean_grounding([r["grounding"] for r in runs])
     row["runs"] = list(runs)
     return row
 
@@ -205,11 +212,14 @@ def run_suite(
     trace_path: Path | None,
     repeat: int = 1,
     on_result: Callable[[SuiteTask, RunResult, bool, int], None] | None = None,
+    judge: Judge | None = None,
 ) -> dict[str, Any]:
     """Run every task ``repeat`` times, each on a fresh thread; return the report of
     ``agentlab eval --json``. A repeat runs the whole suite before the next begins, so a slow
     spell on a shared machine spreads over all tasks instead of landing on one;
-    ``on_result`` hears each run with its repeat number (from 1)."""
+    ``on_result`` hears each run with its repeat number (from 1). Runs of tasks with
+    ``sources`` are scored on retrieval and faithfulness too (``grounding``), the latter by
+    ``judge`` as well when one is given."""
     if repeat < 1:
         raise ValueError(f"repeat must be at least 1, not {repeat}")
     runs: dict[str, list[dict[str, Any]]] = {task.id: [] for task in tasks}
@@ -226,12 +236,18 @@ def run_suite(
             finally:
                 tracer.close()
             row = run_row(task, result)
+            if task.sources:
+                row["grounding"] = grounding_scores(
+                    task.sources, task.task, result.answer, result.tool_calls, judge=judge
+                )
             runs[task.id].append(row)
             if on_result is not None:
                 on_result(task, result, row["passed"], number)
     rows = [task_row(task, runs[task.id]) for task in tasks]
+    grounding = grounding_summary(rows)
     return {
         **suite_summary(rows, repeat),
+        **({"grounding": grounding} if grounding is not None else {}),
         "wall_s": round(time.perf_counter() - started, 2),
         "tasks": rows,
     }
