@@ -14,7 +14,8 @@ from langgraph.checkpoint.memory import InMemorySaver
 
 from agentlab.cli._eval import SuiteTask, load_suite, run_suite
 from agentlab.cli._faithfulness import Judgement, content_terms, judge_faithfulness, lexical_support
-from agentlab.cli._grounding import grounding_scores, retrieved_passages
+from agentlab.cli._grounding import grounding_scores, retrieved_passages, settings_judge
+from agentlab.config import DEFAULT_MODEL, load_settings
 from agentlab.errors import UsageError
 from agentlab.graphs import AgentSpec
 from agentlab.graphs.react import build_react_agent
@@ -146,3 +147,13 @@ def test_a_suite_without_sources_has_no_grounding_and_judge_is_refused(tmp_path:
     assert_usage_error(agentlab("eval", str(suite), "--judge"), "no task of")
     compared = agentlab("eval", "--compare", "a.json", "b.json", "--knowledge", "handbook")
     assert_usage_error(compared, "--knowledge only apply")
+
+
+def test_the_judge_shares_the_agents_model_when_it_is_the_judge_model() -> None:
+    settings = load_settings(model=DEFAULT_MODEL)
+    model = ScriptedChatModel(turns=[call("Faithfulness", supported=True, unsupported_claim=""),
+                                     answer("no verdict here")])  # fmt: skip
+    judge = settings_judge(settings, model)
+    assert judge("Q", "A", [LISBON]) == Judgement(True, "")
+    assert judge("Q", "A", [LISBON]) is None  # an unusable verdict is no verdict, not a crash
+    assert len(model.seen) == 2

@@ -14,7 +14,9 @@ import statistics
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from langchain_core.exceptions import OutputParserException
 from langchain_core.language_models import BaseChatModel
+from pydantic import ValidationError
 
 from agentlab.cli._faithfulness import Judgement, judge_faithfulness, lexical_support
 from agentlab.config import DEFAULT_MODEL, Settings
@@ -35,8 +37,9 @@ __all__ = [
 
 SEARCH_TOOL = "search_knowledge"
 
-Judge = Callable[[str, str, Sequence[str]], Judgement]
-"""``judge(question, answer, passages)``: whether the answer is supported by the passages."""
+Judge = Callable[[str, str, Sequence[str]], Judgement | None]
+"""``judge(question, answer, passages)``: whether the answer is supported by the passages
+(``None``: the judge gave no usable verdict)."""
 
 _SCORES = ("context_recall", "context_precision", "faithfulness", "supported")
 
@@ -120,10 +123,13 @@ def settings_judge(settings: Settings, agent_model: BaseChatModel | None = None)
     if agent_model is not None and name == settings.model:
         loaded.append(side_model(agent_model))
 
-    def judge(question: str, answer: str, passages: Sequence[str]) -> Judgement:
+    def judge(question: str, answer: str, passages: Sequence[str]) -> Judgement | None:
         if not loaded:
             loaded.append(LlamaChatModel.from_settings(settings.model_copy(update={"model": name})))
-        return judge_faithfulness(loaded[0], question, answer, passages)
+        try:
+            return judge_faithfulness(loaded[0], question, answer, passages)
+        except (OutputParserException, ValidationError):  # one bad verdict spoils no suite
+            return None
 
     return judge
 
