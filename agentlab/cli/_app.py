@@ -429,7 +429,7 @@ def _print_eval_report(report: dict[str, Any], title: str) -> None:
     )
     if grounding:
         out.print(
-            f"{grounding['tasks']} tasks with sources: answer correctness "
+            f"tasks with sources ({grounding['tasks']}): answer correctness "
             f"{percent(grounding['answer_correctness'])} · context recall "
             f"{percent(grounding['context_recall'])} · precision "
             f"{percent(grounding['context_precision'])} · faithfulness (words) "

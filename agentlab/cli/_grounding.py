@@ -135,8 +135,11 @@ def settings_judge(settings: Settings, agent_model: BaseChatModel | None = None)
 
 
 def percent(value: float | bool | None) -> str:
-    """A score as a percentage; '-' where it does not apply (nothing retrieved, no judge)."""
-    return "-" if value is None else f"{float(value):.0%}"
+    """A score as a percentage (a single verdict as yes or no); '-' where it does not apply
+    (nothing retrieved, no judge)."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return "-" if value is None else f"{value:.0%}"
 
 
 def grounding_cells(row: dict[str, Any]) -> tuple[str, str, str, str]:
