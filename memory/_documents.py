@@ -39,7 +39,7 @@ SUFFIXES = {
     ".htm": "html",
     ".pdf": "pdf",
 }
-_BLOCK_BYTES = 1 << 20
+_BLOCK_BYTES = 1 << 18  # 256 KiB read at a time
 _SNIFF_BYTES = 8192
 _ATX = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?[ \t#]*$")
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")

@@ -103,7 +103,7 @@ class KnowledgeBase:
         chunking: Chunking = "parent-child",
         sizes: ChunkSizes = _SIZES,
         count: Callable[[str], int] | None = None,
-        batch: int = 64,
+        batch: int = 256,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if chunking not in ("fixed", "headings", "parent-child"):
