@@ -45,6 +45,11 @@ _Summarizer = Callable[[str, Sequence[BaseMessage]], str]
 
 _SUMMARY_HEADING = "Summary of the earlier conversation (older turns were removed):"
 _MESSAGE_MARGIN = 64  # room kept for turn markers and the cut note around one long message
+_NOTES_REQUEST = (
+    "Pause the task for a moment. Write your notes of this conversation so far, to keep when "
+    "older turns are removed: the user's tasks, the facts and numbers found with tools, what is "
+    "done and what is left. One short paragraph; keep names and numbers exact; call no tool."
+)
 
 
 class ContextState(TypedDict, total=False):
@@ -101,7 +106,6 @@ class ContextWindow:
     count: _Counter | None = None
     summarize: _Summarizer | None = None
     _counter: _Counter = field(init=False, repr=False)
-    _summarizer: _Summarizer = field(init=False, repr=False)
     _schemas: list[dict[str, Any]] = field(init=False, repr=False)  # converted once, not per count
 
     def __post_init__(self) -> None:
@@ -117,7 +121,6 @@ class ContextWindow:
             )
         self._schemas = [convert_to_openai_tool(tool) for tool in self.tools]
         self._counter = self.count or self._count_with_model
-        self._summarizer = self.summarize or self._summarize_with_model
 
     @classmethod
     def from_settings(
@@ -158,7 +161,7 @@ class ContextWindow:
             return Prepared(view, tokens)
         start, evicted = self._cut(head, messages, start, summary)
         if evicted:
-            summary = self._bounded(self._summarizer(summary, evicted))
+            summary = self._bounded(self._summary(summary, evicted, view))
         view = self._view(head, messages, start, summary)
         update: ContextState = {"start": start, "summary": summary,
                                 "prunes": state.get("prunes", 0) + 1}  # fmt: skip
@@ -273,6 +276,34 @@ class ContextWindow:
             ) from None
 
     # -- the summary ---------------------------------------------------------------------------
+
+    def _summary(
+        self, previous: str, evicted: Sequence[BaseMessage], view: list[BaseMessage]
+    ) -> str:
+        """The new summary: by ``summarize`` when given; else by the model, asked at the end of
+        the prompt it has cached (:meth:`_summarize_in_place`), or from a digest of the evicted
+        turns when that does not fit."""
+        if self.summarize is not None:
+            return self.summarize(previous, evicted)
+        notes = self._summarize_in_place(view)
+        return notes if notes is not None else self._summarize_with_model(previous, evicted)
+
+    def _summarize_in_place(self, view: list[BaseMessage]) -> str | None:
+        """Notes of the conversation, requested right after its latest model turn: the prompt of
+        that turn plus what the model wrote is what a llama.cpp model holds in its cache, so
+        with the same head (tools bound, answer only) only the request is new to prefill; the
+        side call then puts the conversation's cache back. ``None`` when the view has no model
+        turn yet or the request would not fit the budget."""
+        last = max((i for i, m in enumerate(view) if isinstance(m, AIMessage)), default=None)
+        if last is None:
+            return None
+        request = [*view[: last + 1], HumanMessage(_NOTES_REQUEST)]
+        if self._counter(request) > self.budget:
+            return None
+        model = side_model(self.model)
+        bound = model.bind_tools(self.tools, tool_choice="none") if self.tools else model
+        config: RunnableConfig = {"tags": [SUMMARY_TAG]}
+        return bound.invoke(request, config).text
 
     def _summarize_with_model(self, previous: str, evicted: Sequence[BaseMessage]) -> str:
         digest = "\n".join(_digest(m) for m in evicted)

@@ -154,3 +154,34 @@ def test_on_an_engine_the_budget_follows_its_window_and_summaries_are_side_calls
     assert prunes >= 1 and len(engine.calls) == prunes  # one summary per prune
     assert all(call.kept_cache for call in engine.calls)  # the conversation's cache stays
     assert any("pages read" in m.text for m in views[-1] if isinstance(m, SystemMessage))
+
+
+def test_the_summary_is_asked_at_the_end_of_the_cached_prompt_so_only_the_request_is_new() -> None:
+    def fetch(page: int) -> str:
+        """Read one page of the report."""
+        return " ".join(f"p{page}w{i}" for i in range(40))
+
+    tool = as_tool(fetch)
+    calls = [f'{{"thought": "t", "tool": "fetch", "args": {{"page": {i}}}}}' for i in range(30)]
+    notes = '{"thought": "t", "answer": "notes: pages read so far"}'
+
+    def run(texts: list[str]) -> ScriptedEngine:
+        engine = ScriptedEngine(texts, n_ctx=2048)
+        model = LlamaChatModel(engine=engine, max_tokens=64)
+        ctx = ContextWindow(model, [tool], budget=1400, summary_tokens=40, tool_output_tokens=100)
+        agent = build_react_agent(AgentSpec(model, [tool], max_steps=14, context=ctx))
+        agent.invoke({"messages": [HumanMessage("Read the pages.")]}, {"recursion_limit": 100})
+        return engine
+
+    dry = run([*calls, *calls])
+    first = next(i for i, c in enumerate(dry.calls) if c.kept_cache)  # the first prune's call
+    engine = run([*calls[:first], notes, *calls[first:]])
+    before, request, after = engine.calls[first - 1 : first + 2]
+    assert request.kept_cache and not after.kept_cache
+    cached = before.prompt + calls[first - 1]  # the prompt and what the model wrote to it
+    assert request.prompt.startswith(before.prompt)  # the cached prompt, extended
+    assert len(engine.tokenize(request.prompt)) - len(engine.tokenize(cached)) < 90
+    assert request.prompt.rstrip().endswith("<|im_start|>assistant")
+    assert "Write your notes of this conversation" in request.prompt
+    assert '"answer"' in request.schema and '"tool"' not in request.schema  # no tool call
+    assert "notes: pages read so far" in after.prompt  # pinned for the rest of the run
