@@ -14,6 +14,7 @@ from typing import Annotated, Any, cast, get_args
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -112,9 +113,9 @@ def _print_report(report: AddReport, collection: str, as_json: bool) -> None:
         })  # fmt: skip
         return
     for warning in report.warnings:
-        err.print(f"[yellow]warning:[/] {warning}")
+        err.print(f"[yellow]warning:[/] {escape(warning)}")
     for source, reason in report.skipped:
-        err.print(f"[red]skipped[/] {source}: {reason}")
+        err.print(f"[red]skipped[/] {escape(source)}: {escape(reason)}")
     counts = (("added", report.added), ("replaced", report.replaced),
               ("unchanged", report.unchanged), ("skipped", report.skipped))  # fmt: skip
     summary = ", ".join(f"{len(items)} {label}" for label, items in counts if items)
@@ -135,7 +136,7 @@ def remove(
     if as_json:
         _emit({"collection": name, "source": source, "chunks": chunks})
     else:
-        out.print(f"removed {source} ({chunks} chunks) from collection {name}")
+        out.print(f"removed {source} ({chunks} chunks) from collection {name}", markup=False)
 
 
 @knowledge_app.command("list")
@@ -148,12 +149,13 @@ def list_(collection: CollectionOpt = None, as_json: JsonOpt = False) -> None:
         return
     if not documents:
         where = f"collection {collection!r}" if collection else "any collection"
-        out.print(f"no documents in {where}; add some with agentlab knowledge add PATH...")
+        out.print(f"no documents in {where}; add some with agentlab knowledge add PATH...",
+                  markup=False)  # fmt: skip
         return
     table = Table("collection", "source", "chunks", "bytes", "added")
     for doc in documents:
         added = datetime.fromtimestamp(doc.added, tz=UTC).strftime("%Y-%m-%d %H:%M")
-        table.add_row(doc.collection, doc.source, str(doc.chunks), str(doc.bytes), added)
+        table.add_row(doc.collection, escape(doc.source), str(doc.chunks), str(doc.bytes), added)
     out.print(table)
 
 
@@ -231,14 +233,14 @@ def _result(passage: Passage) -> dict[str, Any]:
 
 def _print_passages(query: str, passages: list[Passage], rewrites: list[str]) -> None:
     for rewrite in rewrites:
-        err.print(f"[dim]also searched: {rewrite}[/]")
+        err.print(f"[dim]also searched: {escape(rewrite)}[/]")
     if not passages:
-        out.print(f"nothing found for {query!r}")
+        out.print(f"nothing found for {query!r}", markup=False)
         return
     for number, passage in enumerate(passages, 1):
         where = passage.source + (f" > {passage.heading}" if passage.heading else "")
         keyword = "" if passage.matched else " [dim](no keyword match)[/]"
-        out.print(f"[bold]{number}. {where}[/] [dim]score {passage.score:.3f}[/]{keyword}")
+        out.print(f"[bold]{number}. {escape(where)}[/] [dim]score {passage.score:.3f}[/]{keyword}")
         text = " ".join(passage.text.split())
         out.print(f"   {text[:400]}{'…' if len(text) > 400 else ''}", markup=False)
 
@@ -279,4 +281,4 @@ def _drafted(done: int, wanted: int, line: dict[str, Any] | None) -> None:
     if line is None:
         err.print(f"[dim]{done}/{wanted}: no question from this section[/]")
     else:
-        err.print(f"[dim]{done}/{wanted}: {line['task'][:70]}[/]")
+        err.print(f"[dim]{done}/{wanted}: {escape(line['task'][:70])}[/]")
