@@ -210,9 +210,10 @@ def search(
         rewrites = _rewrites(settings, query) if multi_query else []
         passages = kb.search(query, collection=name, k=k, mode=cast(Retrieval, mode),
                              source=source, heading=heading, rewrites=rewrites)  # fmt: skip
-    if as_json:
-        _emit({"query": query, "collection": name, "mode": mode, "rewrites": rewrites,
-               "results": [_result(p) for p in passages]})  # fmt: skip
+    if as_json:  # a list of results, best first (the rewrites searched go to stderr)
+        for rewrite in rewrites:
+            err.print(f"also searched: {escape(rewrite)}")
+        _emit([_result(p) for p in passages])
         return
     _print_passages(query, passages, rewrites)
 
