@@ -69,8 +69,9 @@ def start(workdir: Path) -> dict[str, object]:
 
 def test_approve_in_a_new_process_runs_the_call_once(workdir: Path) -> None:
     thread = str(start(workdir)["thread_id"])
-    listed = cli(workdir, "threads", "list").stdout
-    assert thread in listed and "waiting for approval" in listed
+    listed = json.loads(cli(workdir, "threads", "list", "--json").stdout)["threads"]
+    (row,) = [r for r in listed if r["thread_id"] == thread]
+    assert row["state"] == "waiting for approval of save_note"
     undecided = cli(workdir, "resume", thread, "--json")
     assert undecided.returncode == 2 and "--approve" in undecided.stderr
     done = cli(workdir, "resume", thread, "--approve", "--json")
