@@ -17,7 +17,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 
 from agentlab import LlamaChatModel, load_settings
 from agentlab.graphs import AgentSpec
-from agentlab.graphs.plan_execute import build_plan_execute_agent
+from agentlab.graphs.plan_execute import build_plan_execute_agent, report
 from agentlab.tools.demo import TOOLS
 
 TASK = "What is the temperature in Tokyo in Fahrenheit?"
@@ -29,7 +29,7 @@ def main(argv: list[str]) -> int:
     graph = build_plan_execute_agent(AgentSpec(model, TOOLS, checkpointer=InMemorySaver()))
     config: RunnableConfig = {"configurable": {"thread_id": uuid.uuid4().hex}}
     state = graph.invoke({"messages": [HumanMessage(task)]}, config)
-    for number, step in enumerate(state.get("extra", {}).get("plan", []), 1):
+    for number, step in enumerate(report(state).extra["plan"], 1):
         print(f"{number}. [{step['status']}] {step['step']} -> {step['result'] or '-'}")
     if state.get("error"):
         print(f"error: {state['error']}")

@@ -18,7 +18,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 
 from agentlab import LlamaChatModel, load_settings
 from agentlab.graphs import AgentSpec
-from agentlab.graphs.multi_agent import build_multi_agent, default_team
+from agentlab.graphs.multi_agent import build_multi_agent, default_team, report
 from agentlab.tools.demo import TOOLS
 
 TASK = (
@@ -35,13 +35,13 @@ def main(argv: list[str]) -> int:
     graph = build_multi_agent(AgentSpec(model, TOOLS, checkpointer=InMemorySaver()), team=team)
     config: RunnableConfig = {"configurable": {"thread_id": uuid.uuid4().hex}}
     state = graph.invoke({"messages": [HumanMessage(task)]}, config)
-    reports = state.get("extra", {}).get("reports", {})
-    for number, name in enumerate(state.get("route", []), 1):
+    extra = report(state).extra
+    for number, name in enumerate(extra["route"], 1):
         print(f"hand-off {number}: {name}")
-    for name, report in reports.items():
-        print(f"  {name} reported: {report}")
-    if state.get("extra", {}).get("forced_finish"):
-        print(f"note: {state['extra']['forced_finish']}")
+    for name, text in extra["reports"].items():
+        print(f"  {name} reported: {text}")
+    if "forced_finish" in extra:
+        print(f"note: {extra['forced_finish']}")
     if state.get("error"):
         print(f"error: {state['error']}")
         return 1

@@ -259,10 +259,11 @@ def test_rewoo_on_the_real_model_plans_runs_and_fills_in_references(chat_model: 
     started = time.perf_counter()
     state = graph.invoke({"messages": [HumanMessage(task)]}, CONFIG)
     answer_text = state["messages"][-1].text
+    record = report(state)
     print(f"rewoo smoke: {time.perf_counter() - started:.1f} s, answer={answer_text!r}, "
-          f"extra={state['extra']}")  # fmt: skip
-    steps = report(state).extra["plan"]
-    assert steps and report(state).tool_calls, state.get("error")
+          f"extra={record.extra}")  # fmt: skip
+    steps = record.extra["plan"]
+    assert steps and record.tool_calls, state.get("error")
     for done in (s for s in steps if s["status"] == "done"):
         assert "#E" not in json.dumps(done["args_run"])  # every reference was filled in
     assert "3825" in answer_text
