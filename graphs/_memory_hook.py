@@ -90,10 +90,11 @@ def remembering(
     count: Callable[[str], int],
     report: Report = messages_record,
     *,
-    recall: bool = True,
+    recall: bool | Callable[[Mapping[str, Any]], bool] = True,
 ) -> Callable[..., Any]:
-    """``node`` with the run's recall before it (when ``recall`` and a run starts at it) and
-    its episode after it (when it ends the run). Without a hook, ``node`` itself."""
+    """``node`` with the run's recall before it (when a run starts at it and ``recall``, or
+    ``recall(state)``, holds) and its episode after it (when it ends the run). Without a hook,
+    ``node`` itself."""
     if hook is None:
         return node
     takes_config = len(inspect.signature(node).parameters) > 1
@@ -101,7 +102,8 @@ def remembering(
     def run(state: dict[str, Any], config: RunnableConfig) -> Any:
         messages = state["messages"]
         recalled: dict[str, str] = {}
-        if recall and messages and isinstance(messages[-1], HumanMessage):  # a new run
+        starts = messages and isinstance(messages[-1], HumanMessage)  # a new run
+        if starts and (recall(state) if callable(recall) else recall):
             recalled["recalled"] = hook.recall(messages[-1].text, count)
             state = {**state, **recalled}
         update = node(state, config) if takes_config else node(state)

@@ -236,7 +236,9 @@ def build_plan_execute_agent(
     graph = StateGraph(PlanExecuteState)
     graph.add_node("planner", remembering(nodes.planner, spec.memory, count, report))
     graph.add_node("executor", nodes.executor)
-    graph.add_node("replanner", remembering(nodes.replanner, spec.memory, count, report))
+    # the replanner only records: the run's messages still end with the task while it runs
+    replanner = remembering(nodes.replanner, spec.memory, count, report, recall=False)
+    graph.add_node("replanner", replanner)
     graph.add_edge(START, "planner")
     graph.add_conditional_edges("planner", _after_planner, ["executor", END])
     graph.add_conditional_edges("executor", _after_executor, ["executor", "replanner"])

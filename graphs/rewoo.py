@@ -14,6 +14,7 @@ tools, references to missing, later or the same step, duplicate ids, invalid arg
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from langgraph.graph import END, START, StateGraph
@@ -42,11 +43,12 @@ def build_rewoo_agent(
     """
     nodes = RewooNodes(spec, max_plan_steps=max_plan_steps, max_replans=max_replans)
 
-    def node(step: Node) -> Node:
-        return remembering(step, spec.memory, spec.model.get_num_tokens, report)
+    def node(step: Node, recall: bool | Callable[[Mapping[str, Any]], bool] = False) -> Node:
+        return remembering(step, spec.memory, spec.model.get_num_tokens, report, recall=recall)
 
     graph = StateGraph(RewooState)
-    graph.add_node("planner", node(nodes.planner))
+    # a replan after an unusable plan enters the planner again: recall once, when a run starts
+    graph.add_node("planner", node(nodes.planner, recall=lambda state: not state.get("problem")))
     graph.add_node("worker", node(nodes.worker))
     graph.add_node("approve", nodes.approve)
     graph.add_node("tools", node(nodes.run_tools))

@@ -37,6 +37,16 @@ def _memory(path: Path) -> AgentMemory:
     return memory
 
 
+class _CountingHook(MemoryHook):
+    """Counts recalls: a run recalls once, however often its entry node is entered."""
+
+    recalls: list[str]
+
+    def recall(self, task: str, count: Callable[[str], int]) -> str:
+        self.recalls.append(task)
+        return super().recall(task, count)
+
+
 def _texts(seen: list[list[BaseMessage]]) -> list[str]:
     return ["\n".join(m.text for m in call_messages) for call_messages in seen]
 
@@ -64,6 +74,7 @@ BUILDERS: dict[str, tuple[Callable[[AgentSpec], Any], list[Any], int]] = {
     # pattern: (builder, scripted turns, model calls that carry the run's prompt head)
     "plan-execute": (_plan_execute, PLAN_EXECUTE, 3),
     "rewoo": (build_rewoo_agent, REWOO, 2),
+    "rewoo, after an unusable plan": (build_rewoo_agent, [call("Plan", steps=[]), *REWOO], 3),
     "multi-agent": (build_multi_agent, TEAM, 4),
 }
 
@@ -75,10 +86,13 @@ def test_every_model_call_of_the_run_sees_the_recalled_memory_and_one_episode_is
     build, turns, calls = BUILDERS[pattern]
     memory = _memory(tmp_path)
     model = ScriptedChatModel(turns=turns)
-    spec = AgentSpec(model, [lookup], checkpointer=InMemorySaver(), memory=MemoryHook(memory))
+    hook = _CountingHook(memory)
+    object.__setattr__(hook, "recalls", [])
+    spec = AgentSpec(model, [lookup], checkpointer=InMemorySaver(), memory=hook)
     config: Any = {"configurable": {"thread_id": f"t-{pattern}"}}
     state = build(spec).invoke({"messages": [HumanMessage(TASK)]}, config)
     assert state["messages"][-1].text == "Priya owns db-7."
+    assert hook.recalls == [TASK]
     seen = _texts(model.seen)
     assert len(seen) == calls and all("Priya owns it" in text for text in seen)
     (episode,) = memory.store.list(MemoryFilter(kind=EPISODE))
