@@ -18,7 +18,7 @@ from typing import Any
 from langchain_core.embeddings import Embeddings
 
 from agentlab.config import Retrieval, Settings
-from agentlab.memory._embeddings import embeddings_from_settings
+from agentlab.memory._embeddings import embeddings_from_settings, release
 from agentlab.memory._episodic import EPISODE, Episode, EpisodicMemory
 from agentlab.memory._facts import FactStore
 from agentlab.memory._records import Hit, Memory
@@ -85,9 +85,7 @@ class AgentMemory:
     def close(self) -> None:
         self.store.close()
         self.facts.close()
-        release = getattr(self.store.embeddings, "close", None)
-        if callable(release):
-            release()
+        release(self.store.embeddings)
 
     def note_request(self, task: str) -> Memory | None:
         """Store what ``task`` explicitly asks to remember ("Remember: ..."), if it does."""

@@ -159,6 +159,13 @@ class MiniLMEmbeddings(Embeddings):
         return self.embed_documents([text])[0]
 
 
+def release(embeddings: Embeddings) -> None:
+    """Free the embedder's model now, if it holds one (only the llama embedder does)."""
+    close = getattr(embeddings, "close", None)
+    if callable(close):
+        close()
+
+
 def embeddings_from_settings(settings: Settings) -> Embeddings:
     """The configured embedder: ``embedder`` llama (``embedding_model`` or the chat model's
     GGUF), minilm, or hash (bag-of-words hashing: no model, no semantics)."""

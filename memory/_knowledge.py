@@ -31,7 +31,7 @@ from agentlab.errors import StoreError, UsageError
 from agentlab.memory._catalog import Catalog, DocumentInfo
 from agentlab.memory._chunking import ChunkSizes
 from agentlab.memory._documents import Unreadable, open_document
-from agentlab.memory._embeddings import embeddings_from_settings
+from agentlab.memory._embeddings import embeddings_from_settings, release
 from agentlab.memory._ingest import CHUNK, find_files, sha256_of, write_document
 from agentlab.memory._records import Hit
 from agentlab.memory._retrieval import bounded, chunk_text, fuse, read_as
@@ -161,9 +161,7 @@ class KnowledgeBase:
     def close(self) -> None:
         self.store.close()
         self.catalog.close()
-        release = getattr(self.store.embeddings, "close", None)
-        if callable(release):
-            release()
+        release(self.store.embeddings)
 
     # -- adding --------------------------------------------------------------------------------
 

@@ -6,13 +6,10 @@ from __future__ import annotations
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
-import time
 import tracemalloc
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -149,39 +146,6 @@ def test_a_50_mb_text_file_is_ingested_in_bounded_memory(tmp_path: Path) -> None
     assert kb.stats()["chunks"] > 10_000
     assert kb.search("term123 term4567", k=1)[0].source == "big.txt"
     kb.close()
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real ``chroma run`` server on a free local port."""
-    port = _free_port()
-    folder = tmp_path_factory.mktemp("chroma-server")
-    log = (folder / "server.log").open("w")
-    server = subprocess.Popen(
-        [str(Path(sys.executable).with_name("chroma")), "run", "--path", str(folder / "data"),
-         "--host", "127.0.0.1", "--port", str(port)],
-        stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            time.sleep(0.2)
-    else:
-        server.kill()
-        pytest.fail(f"chroma run did not start: {(folder / 'server.log').read_text()[-2000:]}")
-    yield f"http://127.0.0.1:{port}"
-    server.terminate()
-    server.wait(timeout=20)
-    log.close()
 
 
 def test_a_chroma_server_holds_the_vectors_apart_from_memories(

@@ -8,10 +8,8 @@ about embedding quality (see tests/test_memory_llm.py and bench/memory_bench.py)
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,41 +18,6 @@ import pytest
 from agentlab.errors import StoreError, UsageError
 from agentlab.memory import MAX_MEMORY_CHARS, MemoryFilter, MemoryStore
 from agentlab.testing import FakeClock, HashEmbeddings
-
-CHROMA = Path(sys.executable).with_name("chroma")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real ``chroma run`` server on a free local port."""
-    port = _free_port()
-    folder = tmp_path_factory.mktemp("chroma-server")
-    log = (folder / "server.log").open("w")
-    server = subprocess.Popen(
-        [str(CHROMA), "run", "--path", str(folder / "data"), "--host", "127.0.0.1",
-         "--port", str(port)],
-        stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            time.sleep(0.2)
-    else:
-        server.kill()
-        pytest.fail(f"chroma run did not start: {(folder / 'server.log').read_text()[-2000:]}")
-    yield f"http://127.0.0.1:{port}"
-    server.terminate()
-    server.wait(timeout=20)
-    log.close()
 
 
 @pytest.fixture(params=["embedded", "server"])
