@@ -350,6 +350,11 @@ class KnowledgeBase:
             ])  # fmt: skip
         return self._passages(queries, rankings, k)
 
+    def unmentioned(self, query: str, collection: str = "default") -> list[str]:
+        """The content words of ``query`` that no document of ``collection`` contains: a
+        question that turns on one of them is not answered by these documents."""
+        return self.store.unmatched_words(query, MemoryFilter(namespace=collection, kind=CHUNK))
+
     def _passages(self, queries: list[str], rankings: list[list[Hit]], k: int) -> list[Passage]:
         scores, hits = fuse(rankings)
         best: dict[tuple[str, int], str] = {}  # one passage per parent

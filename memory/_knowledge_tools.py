@@ -42,17 +42,26 @@ class CitedPassage:
     text: str
 
 
-def format_passages(passages: Sequence[Passage], query: str) -> str:
+def format_passages(
+    passages: Sequence[Passage], query: str, unmentioned: Sequence[str] = ()
+) -> str:
     """The observation for ``passages``: a request to cite, then one ``[id] text`` block per
     passage. Passages the keyword index did not match are no evidence: with none matched the
-    observation is :data:`NOT_FOUND` (and why), so the model does not guess."""
+    observation is :data:`NOT_FOUND` (and why), so the model does not guess. Words of the
+    query that no document contains (``unmentioned``) are named before the passages: a near
+    miss (a similar product's price) reads like an answer to a small model otherwise."""
     if not any(p.matched for p in passages):
         return (
             f"{NOT_FOUND}: no passage mentions {query!r}. Tell the user the documents do not "
             "say; do not answer from memory."
         )
+    note = []
+    if unmentioned:  # before the passages, where cited_passages does not read it as theirs
+        words = ", ".join(repr(w) for w in unmentioned)
+        note.append(f"No document mentions {words}. If the question is about that, answer "
+                    f"that it is {NOT_FOUND}.")  # fmt: skip
     blocks = [f"{p.cite} {_clip(' '.join(p.text.split()))}" for p in passages]
-    return "\n\n".join([CITE_REQUEST, *blocks])
+    return "\n\n".join([*note, CITE_REQUEST, *blocks])
 
 
 def _clip(text: str) -> str:
@@ -86,6 +95,6 @@ def knowledge_tools(
         """
         rewrites = rewrite_query(model, query) if model is not None else []
         passages = kb.search(query, collection=collection, k=k, rewrites=rewrites)
-        return format_passages(passages, query)
+        return format_passages(passages, query, kb.unmentioned(query, collection))
 
     return [StructuredTool.from_function(search_knowledge)]

@@ -457,6 +457,18 @@ class MemoryStore:
         with self._sql() as db:
             return {r[0] for r in db.execute(sql, [match, *ids]).fetchall()}
 
+    def unmatched_words(self, query: str, scope: MemoryFilter) -> builtins.list[str]:
+        """The content words of ``query`` that no memory in ``scope`` contains (as the keyword
+        index stems them, so "offices" finds "office"): what those memories never mention."""
+        where, params = scope.sql()
+        sql = (
+            "SELECT 1 FROM memories_fts JOIN memories m ON m.seq = memories_fts.rowid "
+            f"WHERE memories_fts MATCH ? AND {where} LIMIT 1"
+        )
+        with self._sql() as db:
+            return [word for word in _content_words(query)
+                    if db.execute(sql, [f'"{word}"', *params]).fetchone() is None]  # fmt: skip
+
     def _sparse_ids(self, query: str, depth: int, scope: MemoryFilter) -> builtins.list[str]:
         match = _match_expression(query)
         if match is None:
@@ -503,10 +515,16 @@ class MemoryStore:
         }
 
 
+def _content_words(query: str) -> builtins.list[str]:
+    """The query's words, lower-cased, without function words, each once, in order."""
+    words = (w.lower() for w in _WORD.findall(query))
+    return list(dict.fromkeys(w for w in words if w not in _STOP_WORDS))
+
+
 def _match_expression(query: str) -> str | None:
     """An FTS5 query matching any of the query's content words (None if it has none)."""
-    words = {w.lower() for w in _WORD.findall(query)} - _STOP_WORDS
-    return " OR ".join(f'"{w}"' for w in sorted(words)) if words else None
+    words = sorted(_content_words(query))
+    return " OR ".join(f'"{w}"' for w in words) if words else None
 
 
 def _rank(ranking: list[str], memory_id: str) -> int | None:

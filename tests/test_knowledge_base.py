@@ -189,6 +189,20 @@ def test_matched_says_whether_the_keyword_index_agrees(kb: KnowledgeBase, docs: 
         assert kb.search("parking in Oslo", k=1, mode=mode)[0].matched  # type: ignore[arg-type]
 
 
+def test_unmentioned_names_the_words_no_document_of_the_collection_contains(
+    kb: KnowledgeBase, docs: Path
+) -> None:
+    kb.add([docs], "hb")
+    kb.add([docs / "expenses.txt"], "other")
+    # stemmed as the keyword index stems them; function words never count
+    assert kb.unmentioned("What is the address of the Berlin offices?", "hb") == [
+        "address",
+        "berlin",
+    ]
+    assert kb.unmentioned("Where is the Lisbon office?", "hb") == []
+    assert kb.unmentioned("Where is the Lisbon office?", "other") == ["lisbon", "office"]
+
+
 def test_filters_by_source_and_heading(kb: KnowledgeBase, docs: Path) -> None:
     kb.add([docs])
     by_source = kb.search("office", k=10, source="offices.md")
