@@ -245,3 +245,16 @@ def test_a_drafted_suite_is_spread_over_documents_and_written_atomically(tmp_pat
     assert os.listdir(tmp_path) == ["suite.jsonl"]  # no temporary file left behind
     synth = agentlab("knowledge", "synth", "hb", "--out", str(tmp_path / "no" / "s.jsonl"))
     assert_usage_error(synth, "folder")
+
+
+def test_a_ctrl_c_no_command_handles_exits_130(monkeypatch: pytest.MonkeyPatch) -> None:
+    from agentlab.cli import _knowledge, main
+
+    def interrupted() -> None:
+        raise KeyboardInterrupt  # as if Ctrl-C arrived while the stores open
+
+    monkeypatch.setattr(_knowledge, "load_settings", interrupted)
+    monkeypatch.setattr(sys, "argv", ["agentlab", "knowledge", "stats"])
+    with pytest.raises(SystemExit) as stopped:
+        main()
+    assert stopped.value.code == 130
