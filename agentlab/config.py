@@ -155,11 +155,23 @@ class Settings(BaseSettings):
         default=None,
         description="the model that judges answers' faithfulness in eval; unset = the default",
     )
+    backend: str | None = Field(
+        default=None,
+        description="a model server instead of the in-process model: http://HOST:PORT "
+        "(llama-server, agentlab serve-model) or openai+http://HOST:PORT/v1 (vLLM and similar)",
+    )
     chunking: Chunking = Field(
         default="parent-child",
         description="how documents are cut: fixed windows, headings, or parent-child (small "
         "chunks matched, their section read)",
     )
+
+    @field_validator("backend")
+    @classmethod
+    def _backend_url(cls, value: str | None) -> str | None:
+        from agentlab.llm._backend import check_backend
+
+        return None if value is None else check_backend(value)
 
     @field_validator("home", "model_dir")
     @classmethod
