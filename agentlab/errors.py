@@ -7,6 +7,7 @@ AgentlabError
 └── RunError                a run or an operation failed; the result says why
     ├── ModelFileError      a GGUF is corrupt, truncated or fails its checksum
     ├── ModelPullError      fetching a model from the package registry failed
+    ├── BackendError        a model server (--backend) did not answer or failed a request
     ├── ContextOverflowError  the prompt does not fit the model's context window
     ├── StoreError          a local store (SQLite) is unreadable, corrupt or locked
     ├── ToolTimeoutError    a tool call ran past its timeout
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 __all__ = [
     "AgentlabError",
+    "BackendError",
     "ContextOverflowError",
     "ModelFileError",
     "ModelNotFoundError",
@@ -56,6 +58,11 @@ class ModelFileError(RunError):
 
 class ModelPullError(RunError):
     """A model could not be fetched."""
+
+
+class BackendError(RunError):
+    """A model server (``--backend``) is unreachable, timed out, or failed a request; the
+    message names its URL."""
 
 
 class ContextOverflowError(RunError):

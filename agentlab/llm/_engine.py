@@ -8,7 +8,6 @@ through the disk prefix store). Only public llama-cpp-python attributes and the 
 from __future__ import annotations
 
 import ctypes
-import functools
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -20,6 +19,7 @@ import numpy as np
 
 from agentlab.config import Settings
 from agentlab.errors import ContextOverflowError, ModelFileError
+from agentlab.llm._grammar import gbnf
 from agentlab.llm._native import extra_buffers_enabled, load_llama
 from agentlab.llm._prefix_store import PrefixStore
 from agentlab.llm._sampling import GrammarSampler
@@ -139,7 +139,7 @@ class LlamaEngine:
             if store is not None and self.llama.n_tokens == 0:
                 self._restore(store, tokens)
             reused = self._cached_prefix(tokens)
-            done = self._generate(tokens, reused, _gbnf(schema), max_tokens, temperature, on_text)
+            done = self._generate(tokens, reused, gbnf(schema), max_tokens, temperature, on_text)
             if store is not None and reused < len(tokens) // 2:  # the file missed: refresh it
                 store.save(self._cached_tokens(), self._seq_state())
             return done
@@ -237,14 +237,6 @@ class LlamaEngine:
             decode_ms=(finished - first_token_at) * 1000,
             finish_reason=finish,
         )
-
-
-@functools.lru_cache(maxsize=64)
-def _gbnf(schema: str) -> str:
-    """The GBNF grammar (start rule ``root``) of a JSON schema given as JSON text."""
-    from llama_cpp.llama_grammar import json_schema_to_gbnf
-
-    return str(json_schema_to_gbnf(schema))
 
 
 def _cache_key(path: Path, settings: Settings) -> dict[str, object]:

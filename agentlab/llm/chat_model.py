@@ -17,6 +17,7 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ConfigDict, Field
 
 from agentlab.config import Settings
+from agentlab.llm._backend import engine_for_backend
 from agentlab.llm._engine import LlamaEngine
 from agentlab.llm.engine import Completion, Engine
 from agentlab.llm.protocol import (
@@ -51,8 +52,13 @@ class LlamaChatModel(BaseChatModel):
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LlamaChatModel:
-        path = resolve_model(settings.model, settings.model_dir)
-        engine: Engine = LlamaEngine.load(path, settings)
+        """The model the settings name: on the server ``settings.backend`` when set, else
+        loaded in-process."""
+        engine: Engine
+        if settings.backend is not None:
+            engine = engine_for_backend(settings.backend)
+        else:
+            engine = LlamaEngine.load(resolve_model(settings.model, settings.model_dir), settings)
         return cls(
             engine=engine,
             temperature=settings.temperature,
