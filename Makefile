@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TOOLS := agentlab.tools.demo:TOOLS
 
-.PHONY: install st model demo test test-fast lint typecheck bench eval clean
+.PHONY: install st model demo test test-fast lint typecheck bench eval clean postgres postgres-stop
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,13 @@ eval: model
 
 bench: model
 	$(BIN)/python bench/decode_bench.py
+
+# A local Postgres for development and tests (.data/postgres); its URL is the last line.
+postgres:
+	@scripts/postgres.sh start
+
+postgres-stop:
+	@scripts/postgres.sh stop
 
 clean:
 	rm -rf $(VENV) .typecheck .pytest_cache .mypy_cache .ruff_cache
