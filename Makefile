@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TOOLS := agentlab.tools.demo:TOOLS
 
-.PHONY: install st model demo test test-fast lint typecheck bench eval clean postgres postgres-stop
+.PHONY: install st model demo test test-fast lint typecheck bench eval clean postgres postgres-stop server
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,11 @@ eval: model
 
 bench: model
 	$(BIN)/python bench/decode_bench.py
+
+# llama.cpp's llama-server from the installed llama-cpp-python's sdist (build/llama-server/bin),
+# for `agentlab serve-model`; about 10 minutes on 2 cores the first time.
+server: install
+	scripts/build_llama_server.sh
 
 # A local Postgres for development and tests (.data/postgres); its URL is the last line.
 postgres:
