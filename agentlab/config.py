@@ -160,6 +160,11 @@ class Settings(BaseSettings):
         description="a model server instead of the in-process model: http://HOST:PORT "
         "(llama-server, agentlab serve-model) or openai+http://HOST:PORT/v1 (vLLM and similar)",
     )
+    llama_server: Path | None = Field(
+        default=None,
+        description="the llama-server binary for serve-model; unset = `make server`'s build, "
+        "else llama-server on PATH",
+    )
     chunking: Chunking = Field(
         default="parent-child",
         description="how documents are cut: fixed windows, headings, or parent-child (small "
@@ -173,10 +178,10 @@ class Settings(BaseSettings):
 
         return None if value is None else check_backend(value)
 
-    @field_validator("home", "model_dir")
+    @field_validator("home", "model_dir", "llama_server")
     @classmethod
-    def _expand(cls, value: Path) -> Path:
-        return value.expanduser()
+    def _expand(cls, value: Path | None) -> Path | None:
+        return None if value is None else value.expanduser()
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
