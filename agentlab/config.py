@@ -171,6 +171,12 @@ class Settings(BaseSettings):
         "chunks matched, their section read)",
     )
 
+    database_url: str | None = Field(
+        default=None,
+        description="Postgres (postgresql://...) for checkpoints, thread records and tool records; "
+        "unset = SQLite files under home",
+    )
+
     @field_validator("backend")
     @classmethod
     def _backend_url(cls, value: str | None) -> str | None:
@@ -182,6 +188,13 @@ class Settings(BaseSettings):
     @classmethod
     def _expand(cls, value: Path | None) -> Path | None:
         return None if value is None else value.expanduser()
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("postgresql://", "postgres://")):
+            raise ValueError("give a Postgres URL, postgresql://USER:PASSWORD@HOST:PORT/DATABASE")
+        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
