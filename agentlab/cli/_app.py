@@ -31,6 +31,7 @@ from agentlab.cli._knowledge import knowledge_app
 from agentlab.cli._memory import memory_app
 from agentlab.cli._models import models_app
 from agentlab.cli._options import (
+    BackendOpt,
     CtxOpt,
     ExpectOpt,
     GpuOpt,
@@ -47,6 +48,7 @@ from agentlab.cli._options import (
 )
 from agentlab.cli._patterns import pattern_options
 from agentlab.cli._run import RunResult, pending_call, run_task
+from agentlab.cli._serve_model import serve_model
 from agentlab.cli._threads import ThreadRecord, list_threads, load_thread, note_run, save_thread
 from agentlab.cli._tools import tools_app
 from agentlab.config import Settings, load_settings
@@ -70,6 +72,7 @@ app.add_typer(tools_app, name="tools")
 app.add_typer(memory_app, name="memory")
 app.add_typer(knowledge_app, name="knowledge")
 app.command()(doctor)
+app.command("serve-model")(serve_model)
 threads_app = typer.Typer(
     help="Conversation threads run from the command line.", no_args_is_help=True
 )
@@ -82,12 +85,13 @@ err = Console(stderr=True, highlight=False)
 def _overrides(model: str | None, max_steps: int | None, n_ctx: int | None,
                kv_type: str | None, gpu_layers: int | None,
                context_policy: str | None, no_memory: bool = False,
-               knowledge: str | None = None) -> dict[str, Any]:  # fmt: skip
+               knowledge: str | None = None, backend: str | None = None,
+               ) -> dict[str, Any]:  # fmt: skip
     """The settings given as flags (kept with a thread, so a resume uses them again)."""
     given = {
         "model": model, "max_steps": max_steps, "n_ctx": n_ctx, "kv_type_k": kv_type,
         "kv_type_v": kv_type, "n_gpu_layers": gpu_layers, "context_policy": context_policy,
-        "memory": False if no_memory else None, "knowledge": knowledge,
+        "memory": False if no_memory else None, "knowledge": knowledge, "backend": backend,
     }  # fmt: skip
     return {key: value for key, value in given.items() if value is not None}
 
@@ -153,13 +157,14 @@ def run(
     team: TeamOpt = None,
     no_memory: NoMemoryOpt = False,
     knowledge: KnowledgeOpt = None,
+    backend: BackendOpt = None,
 ) -> None:
     """Run an agent on TASK and print its answer (or the JSON result with --json)."""
     if not task.strip():
         raise UsageError("the task is empty; say what the agent should do")
     check_pattern(pattern)
     overrides = _overrides(model, max_steps, n_ctx, kv_type, gpu_layers, context_policy,
-                           no_memory, knowledge)  # fmt: skip
+                           no_memory, knowledge, backend)  # fmt: skip
     settings = load_settings(**overrides)
     loaded = load_tools(tools) if tools else []
     options = {"expect": expect or [], "team": team}
@@ -314,6 +319,7 @@ def eval_(
             "(default: on when the suite's tasks have sources)",
         ),
     ] = None,
+    backend: BackendOpt = None,
 ) -> None:
     """Run every task of SUITE and report pass/fail, success rate, steps, tokens and time; or,
     with --compare, set two saved reports side by side (no model is loaded).
@@ -331,7 +337,7 @@ def eval_(
                 "--kv-type": kv_type, "--gpu-layers": gpu_layers,
                 "--context-policy": context_policy, "--team": team, "--repeat": repeat,
                 "--memory": with_memory or None, "--knowledge": knowledge,
-                "--judge/--no-judge": judge}  # fmt: skip
+                "--judge/--no-judge": judge, "--backend": backend}  # fmt: skip
     if compare is not None:
         if suite is not None:
             raise UsageError("give either SUITE (run it) or --compare A.json B.json, not both")
@@ -348,7 +354,7 @@ def eval_(
     pattern = pattern or "react"
     check_pattern(pattern)
     settings = load_settings(**_overrides(model, max_steps, n_ctx, kv_type, gpu_layers,
-                                          context_policy, knowledge=knowledge),
+                                          context_policy, knowledge=knowledge, backend=backend),
                              memory=with_memory)  # fmt: skip
     report = _run_suite(suite, pattern, tools, team, settings, trace=trace, repeats=repeat or 1,
                         as_json=as_json, judge=judge)  # fmt: skip

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 __all__ = [
+    "BackendOpt",
     "CtxOpt",
     "ExpectOpt",
     "GpuOpt",
@@ -18,6 +19,7 @@ __all__ = [
     "KvOpt",
     "ModelOpt",
     "NoMemoryOpt",
+    "ParallelOpt",
     "PolicyOpt",
     "StepsOpt",
     "TeamOpt",
@@ -59,5 +61,18 @@ KnowledgeOpt = Annotated[
         "--knowledge",
         metavar="COLLECTION",
         help="let the agent search this collection of your documents (agentlab knowledge add)",
+    ),
+]
+ParallelOpt = Annotated[
+    int | None,
+    typer.Option("--parallel", help="server slots: conversations decoded at once", min=1),
+]
+BackendOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--backend",
+        metavar="URL",
+        help="run the model on a server: http://HOST:PORT (llama-server, agentlab serve-model) "
+        "or openai+http://HOST:PORT/v1 (vLLM and similar)",
     ),
 ]
