@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from agentlab._db import SQLITE
 from agentlab.errors import StoreError
 
 __all__ = ["SqliteFile", "is_damaged", "is_locked"]
@@ -39,6 +40,8 @@ class SqliteFile:
     before anything is written to it and returns what makes it someone else's database (a
     table of the same name with other columns), or ``None``; such a file is left as it is.
     """
+
+    dialect = SQLITE
 
     def __init__(
         self,
