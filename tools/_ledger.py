@@ -5,6 +5,8 @@ kept outside the checkpoint, a process killed while a tool runs would run that t
 resume. Each call is journaled (committed) before it starts and again when it ends; on resume
 a finished call returns its recorded result and a call that started but never finished is
 reported as having an unknown outcome instead of being repeated.
+
+The journal is a SQLite file, or a Postgres database that several processes or machines share.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from agentlab._sqlite import SqliteFile
+from agentlab._db import is_database_url, open_database
 
 __all__ = ["CallLedger", "LedgerEntry"]
 
@@ -27,8 +29,8 @@ CREATE TABLE IF NOT EXISTS tool_calls (
     state TEXT NOT NULL,          -- 'started' | 'done'
     ok INTEGER,
     content TEXT,
-    started REAL NOT NULL,
-    finished REAL
+    started {real} NOT NULL,
+    finished {real}
 )
 """
 _KEEP_DAYS = 30
@@ -43,13 +45,15 @@ class LedgerEntry:
 
 
 class CallLedger:
-    """Tool-call journal in SQLite (WAL, a commit per change; safe across processes)."""
+    """Tool-call journal at ``path``: a SQLite file (WAL, a commit per change; safe across
+    processes) or a ``postgresql://`` URL."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path | str) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Nodes may run on LangGraph's worker threads; the file serializes use.
-        self._file = SqliteFile(path, _SCHEMA, what="tool-call journal")
+        if not is_database_url(path):
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        # Nodes may run on LangGraph's worker threads; the database serializes use.
+        self._file = open_database(path, _SCHEMA, what="tool-call journal")
         with self._file.transaction() as db:
             db.execute(
                 "DELETE FROM tool_calls WHERE started < ?", (time.time() - _KEEP_DAYS * 86400,)

@@ -4,6 +4,7 @@ Every tool call is one row (name, time, latency, success, cost, error). The stor
 every process that uses the same file: WAL journal mode lets readers run beside a writer, a busy
 timeout makes concurrent writers wait instead of failing, and each record is committed on its own
 so an acknowledged record survives a crash. Only the latest calls of each tool are kept.
+Processes on several machines share one store in a Postgres database instead (``postgresql://``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from agentlab._sqlite import SqliteFile
+from agentlab._db import is_database_url, open_database
 from agentlab.errors import StoreError, UsageError
 
 __all__ = ["MAX_CALLS_PER_TOOL", "MAX_ERROR_CHARS", "ToolStat", "ToolStats"]
@@ -29,12 +30,12 @@ _COLUMNS = ("id", "name", "ts", "ms", "ok", "cost", "error", "available")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS calls (
-    id INTEGER PRIMARY KEY,
+    id {row_id},
     name TEXT NOT NULL,
-    ts REAL NOT NULL,
-    ms REAL NOT NULL,
+    ts {real} NOT NULL,
+    ms {real} NOT NULL,
     ok INTEGER NOT NULL,
-    cost REAL NOT NULL,
+    cost {real} NOT NULL,
     error TEXT,
     available INTEGER NOT NULL  -- 0: the tool itself was down or hung, not the call's input
 );
@@ -45,7 +46,7 @@ CREATE INDEX IF NOT EXISTS calls_name_ts ON calls (name, ts);
 _NEWEST_FIRST = "SELECT available, ts FROM calls WHERE name = ? ORDER BY ts DESC, id DESC"
 _PRUNE = (
     "DELETE FROM calls WHERE id IN ("
-    "SELECT id FROM calls WHERE name = ? ORDER BY ts DESC, id DESC LIMIT -1 OFFSET ?)"
+    "SELECT id FROM calls WHERE name = ? ORDER BY ts DESC, id DESC LIMIT {no_limit} OFFSET ?)"
 )
 
 
@@ -69,37 +70,35 @@ class ToolStat:
 
 
 class ToolStats:
-    """A SQLite store of tool calls at ``path`` (created with its folder when missing).
+    """A store of tool calls at ``path``: a SQLite file (created with its folder when missing)
+    or a ``postgresql://`` URL.
 
     Safe to share between threads of one process and between processes. Keeps the newest
     ``keep`` calls of each tool. Raises :class:`~agentlab.errors.UsageError` when ``path`` is a
     directory and :class:`~agentlab.errors.StoreError` when the file is not a usable store (such
-    a file is left exactly as it is).
+    a file is left exactly as it is) or the database cannot be reached.
     """
 
     def __init__(
         self,
-        path: Path,
+        path: Path | str,
         *,
         clock: Callable[[], float] = time.time,
         keep: int = MAX_CALLS_PER_TOOL,
     ) -> None:
         if keep < 1:
             raise UsageError(f"keep must be at least 1, not {keep}")
-        self.path = Path(path)
+        self.path = path if is_database_url(path) else Path(path)
         self._clock = clock
         self._keep = keep
-        if self.path.is_dir():
-            raise UsageError(f"tool stats store {self.path} is a directory; give a file path")
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StoreError(
-                f"cannot create the folder of tool stats store {path}: {exc}"
-            ) from None
-        # Graphs may run tools on worker threads: the file serialises use of its connection.
-        self._file = SqliteFile(self.path, _SCHEMA, what="tool stats store",
-                                busy_timeout_s=_BUSY_TIMEOUT_S, check=_foreign_calls)  # fmt: skip
+        if isinstance(self.path, Path):
+            _make_folder(self.path)
+        # Graphs may run tools on worker threads: the database serialises use of its connection.
+        self._file = open_database(
+            self.path, _SCHEMA, what="tool stats store", busy_timeout_s=_BUSY_TIMEOUT_S,
+            check=_foreign_calls,
+        )  # fmt: skip
+        self._prune = self._file.dialect.sql(_PRUNE)
 
     def record(
         self,
@@ -127,7 +126,7 @@ class ToolStats:
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
                 row,
             )
-            conn.execute(_PRUNE, (name, self._keep))
+            conn.execute(self._prune, (name, self._keep))
 
     def summary(self) -> list[ToolStat]:
         """Statistics of every tool in the store, sorted by name."""
@@ -188,6 +187,15 @@ class ToolStats:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _make_folder(path: Path) -> None:
+    if path.is_dir():
+        raise UsageError(f"tool stats store {path} is a directory; give a file path")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"cannot create the folder of tool stats store {path}: {exc}") from None
 
 
 def _foreign_calls(conn: sqlite3.Connection) -> str | None:

@@ -1,5 +1,6 @@
 """agentlab's own records of the threads the command line runs, in their own SQLite file
-(``Settings.threads_path``), apart from LangGraph's checkpoints:
+(``Settings.threads_path``) or in the Postgres database of ``Settings.database_url``, apart
+from LangGraph's checkpoints:
 
 - what a thread was started with (pattern, tools, settings flags, pattern options), so
   ``agentlab resume`` rebuilds the same agent in a new process;
@@ -8,7 +9,8 @@
   never reads checkpoint internals.
 
 Earlier versions kept the first part in a table inside the checkpoint file; those rows are
-copied over once, the first time the records file is opened, and the old table is left alone.
+copied over once, the first time the records file is opened, and the old table is left alone
+(SQLite only: Postgres came later).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any
 
 from langgraph.graph.state import CompiledStateGraph
 
+from agentlab._db import SQLITE, Database, describe_url, open_database
 from agentlab._sqlite import SqliteFile
 from agentlab.cli._run import RunResult
 from agentlab.config import Settings
@@ -35,6 +38,7 @@ __all__ = [
     "list_threads",
     "load_thread",
     "note_run",
+    "records_place",
     "save_thread",
 ]
 
@@ -45,7 +49,7 @@ CREATE TABLE IF NOT EXISTS threads (
     tools TEXT,
     overrides TEXT NOT NULL,
     options TEXT NOT NULL,
-    updated REAL NOT NULL,
+    updated {real} NOT NULL,
     status TEXT,       -- 'started', then the latest run's: 'done' | 'interrupted' | 'failed'
     messages INTEGER,  -- in the thread's state after the latest run
     pending TEXT       -- the tool whose call waits for approval
@@ -84,14 +88,24 @@ class ThreadSummary:
         return "failed" if self.status == "failed" else ""
 
 
+def records_place(settings: Settings) -> str:
+    """Where the thread records are, for messages (a database URL without its password)."""
+    url = settings.database_url
+    return describe_url(url) if url is not None else str(settings.threads_path)
+
+
 @contextmanager
-def _records(settings: Settings) -> Iterator[SqliteFile]:
+def _records(settings: Settings) -> Iterator[Database]:
+    if settings.database_url is not None:
+        with closing(open_database(settings.database_url, _SCHEMA, what="thread records")) as db:
+            yield db
+        return
     path = settings.threads_path
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise StoreError(f"cannot create the folder of thread records {path}: {exc}") from None
-    with closing(SqliteFile(path, _SCHEMA, what="thread records")) as records:
+    with closing(SqliteFile(path, SQLITE.sql(_SCHEMA), what="thread records")) as records:
         _migrate_once(records, settings.checkpoint_path)
         yield records
 
@@ -173,8 +187,9 @@ def note_run(
 
 def list_threads(settings: Settings) -> list[ThreadSummary]:
     """Every recorded thread, the most recently updated first."""
-    if not settings.threads_path.exists() and not settings.checkpoint_path.exists():
-        return []  # nothing ever ran: do not create files just to list nothing
+    nothing_ran = not settings.threads_path.exists() and not settings.checkpoint_path.exists()
+    if settings.database_url is None and nothing_ran:
+        return []  # do not create files just to list nothing
     with _records(settings) as records, records.transaction() as db:
         rows = db.execute(
             "SELECT thread_id, pattern, updated, status, messages, pending FROM threads "

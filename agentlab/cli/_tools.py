@@ -75,10 +75,10 @@ def stats(
 ) -> None:
     """Per-tool calls, success rate, latency and cost, recorded under AGENTLAB_HOME."""
     settings = load_settings()
-    if not settings.tool_db_path.exists():
+    if settings.database_url is None and not settings.tool_db_path.exists():
         rows: list[dict[str, Any]] = []
     else:
-        with ToolStats(settings.tool_db_path) as store:
+        with ToolStats(settings.database_url or settings.tool_db_path) as store:
             rows = [{**asdict(s), "withheld": store.is_open(s.name)} for s in store.summary()]
     if as_json:
         sys.stdout.write(json.dumps({"tools": rows}) + "\n")
