@@ -9,7 +9,6 @@ checkpointer that the settings say, and the search tool over the user's document
 from __future__ import annotations
 
 import inspect
-import sqlite3
 import weakref
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack, closing
@@ -19,9 +18,9 @@ from typing import Any, Literal
 from langchain_core.language_models import BaseChatModel
 from langchain_core.tools import BaseTool
 from langgraph.checkpoint.base import BaseCheckpointSaver
-from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph.state import CompiledStateGraph
 
+from agentlab._checkpoints import open_checkpointer
 from agentlab.budget import RunBudget
 from agentlab.config import Settings, load_settings
 from agentlab.context import ContextWindow
@@ -126,12 +125,14 @@ def build_agent(
 
     ``settings`` default to the command line's loading (environment, config file, defaults).
     The model is the settings' llama.cpp model unless ``model`` is given. The checkpointer is
-    the settings' SQLite file unless ``checkpointer`` is given (``None``: no checkpoints, and
-    so no approvals). Memory follows ``settings.memory``; ``settings.knowledge`` adds
-    ``search_knowledge`` over that collection. ``options`` are the pattern's own
-    (``checker`` and ``max_trials`` for reflexion, ``team`` and ``max_routes`` for multi-agent,
-    ``max_plan_steps`` and ``max_replans`` for the planners). Open files (checkpoints, tool
-    records, memory) are closed by ``resources`` when given, else when the graph is collected.
+    the settings' SQLite file, or Postgres at ``settings.database_url`` (which then also keeps
+    the tool journal and statistics), unless ``checkpointer`` is given (``None``: no
+    checkpoints, and so no approvals). Memory follows ``settings.memory``;
+    ``settings.knowledge`` adds ``search_knowledge`` over that collection. ``options`` are the
+    pattern's own (``checker`` and ``max_trials`` for reflexion, ``team`` and ``max_routes``
+    for multi-agent, ``max_plan_steps`` and ``max_replans`` for the planners). Open files and
+    connections (checkpoints, tool records, memory) are closed by ``resources`` when given,
+    else when the graph is collected.
     """
     builder = check_pattern(pattern).build
     _check_options(pattern, builder, options)
@@ -164,11 +165,10 @@ def _build(
     chat_model = model or LlamaChatModel.from_settings(settings)
     settings.home.mkdir(parents=True, exist_ok=True)
     if checkpointer == "settings":
-        connection = sqlite3.connect(settings.checkpoint_path, check_same_thread=False)
-        stack.enter_context(closing(connection))
-        checkpointer = SqliteSaver(connection)
-    ledger = stack.enter_context(closing(CallLedger(settings.tool_db_path)))
-    stats = stack.enter_context(closing(ToolStats(settings.tool_db_path)))
+        checkpointer = open_checkpointer(settings, stack)
+    records = settings.database_url or settings.tool_db_path  # beside the checkpoints
+    ledger = stack.enter_context(closing(CallLedger(records)))
+    stats = stack.enter_context(closing(ToolStats(records)))
     memory = None
     if settings.memory:
         memory = stack.enter_context(closing(AgentMemory.from_settings(settings)))
