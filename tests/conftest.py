@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from _postgres import database, database_url, private_postgres  # noqa: F401 (fixtures)
 
 from agentlab.config import DEFAULT_MODEL, FAST_MODEL, Settings
 from agentlab.models import resolve_model
