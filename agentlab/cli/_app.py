@@ -49,7 +49,14 @@ from agentlab.cli._options import (
 from agentlab.cli._patterns import pattern_options
 from agentlab.cli._run import RunResult, pending_call, run_task
 from agentlab.cli._serve_model import serve_model
-from agentlab.cli._threads import ThreadRecord, list_threads, load_thread, note_run, save_thread
+from agentlab.cli._threads import (
+    ThreadRecord,
+    list_threads,
+    load_thread,
+    note_run,
+    records_place,
+    save_thread,
+)
 from agentlab.cli._tools import tools_app
 from agentlab.config import Settings, load_settings
 from agentlab.errors import UsageError
@@ -207,7 +214,7 @@ def resume(
     home_settings = load_settings()
     record = load_thread(home_settings, thread_id)
     if record is None:
-        raise UsageError(f"no thread {thread_id!r} in {home_settings.threads_path}; "
+        raise UsageError(f"no thread {thread_id!r} in {records_place(home_settings)}; "
                          "see agentlab threads list")  # fmt: skip
     settings = load_settings(**record.overrides)
     loaded = load_tools(record.tools) if record.tools else []
