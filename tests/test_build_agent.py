@@ -1,7 +1,8 @@
 """``agentlab.build_agent``: the agent the command line runs, from Python.
 
-The scripted tests check the wiring the settings ask for (journal, statistics, checkpoints,
-budgets, options); the ``llm`` test runs the README's five-line quickstart on the real model.
+The scripted tests check the wiring the settings ask for (journal, statistics, checkpoints, in
+SQLite files or in Postgres; budgets, options); the ``llm`` test runs the README's five-line
+quickstart on the real model.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import re
 import sqlite3
 import subprocess
 import sys
-from contextlib import ExitStack
+from contextlib import ExitStack, closing
 from pathlib import Path
 from typing import Any
 
@@ -42,23 +43,38 @@ def _run(graph: Any, task: str, thread: str = "t") -> dict[str, Any]:
     return result
 
 
-def test_the_agent_has_the_settings_journal_statistics_and_checkpoints(tmp_path: Path) -> None:
-    settings = load_settings(home=tmp_path, memory=False)
+def _select(where: Path | str, sql: str) -> list[tuple[Any, ...]]:
+    """Rows of a SQLite file, or of a Postgres database (agentlab's schema, then LangGraph's)."""
+    if isinstance(where, Path):
+        with closing(sqlite3.connect(where)) as db:
+            return db.execute(sql).fetchall()
+    import psycopg
+
+    with psycopg.connect(where) as db:
+        db.execute("SET search_path TO agentlab, public")
+        return db.execute(sql).fetchall()
+
+
+def test_the_agent_has_the_settings_journal_statistics_and_checkpoints(
+    tmp_path: Path, database: str | None
+) -> None:
+    settings = load_settings(home=tmp_path, memory=False, database_url=database)
     model = ScriptedChatModel(turns=[call("get_weather", city="Oslo"), answer("4 °C")])
     with ExitStack() as resources:
         agent = build_agent("react", [get_weather], settings=settings, model=model,
                             resources=resources)  # fmt: skip
         state = _run(agent, "Weather in Oslo?")
     assert state["messages"][-1].text == "4 °C"
-    with sqlite3.connect(settings.tool_db_path) as db:
-        journaled = db.execute("SELECT name, state, ok FROM tool_calls").fetchall()
+    journaled = _select(database or settings.tool_db_path, "SELECT name, state, ok FROM tool_calls")
     assert journaled == [("get_weather", "done", 1)]
-    stats = ToolStats(settings.tool_db_path)
+    stats = ToolStats(database or settings.tool_db_path)
     assert [(s.name, s.calls) for s in stats.summary()] == [("get_weather", 1)]
     stats.close()
-    with sqlite3.connect(settings.checkpoint_path) as db:
-        threads = db.execute("SELECT DISTINCT thread_id FROM checkpoints").fetchall()
+    checkpoints = database or settings.checkpoint_path
+    threads = _select(checkpoints, "SELECT DISTINCT thread_id FROM checkpoints")
     assert threads == [("t",)]
+    written = settings.checkpoint_path.exists(), settings.tool_db_path.exists()
+    assert written == ((True, True) if database is None else (False, False))
 
 
 def test_budgets_and_step_limits_come_from_the_settings(tmp_path: Path) -> None:

@@ -1,5 +1,6 @@
-"""agentlab's thread records: their own file beside the checkpoints, the rows older versions
-kept inside the checkpoint file, and `agentlab threads list` read from the records alone."""
+"""agentlab's thread records: their own file beside the checkpoints (or a Postgres database),
+the rows older versions kept inside the checkpoint file, and `agentlab threads list` read from
+the records alone."""
 
 from __future__ import annotations
 
@@ -48,16 +49,17 @@ def legacy_checkpoints(path: Path, thread_id: str) -> None:
     db.close()
 
 
-def test_records_live_in_their_own_file_not_in_the_checkpoints() -> None:
-    settings = load_settings()
+def test_records_live_in_their_own_file_not_in_the_checkpoints(database: str | None) -> None:
+    settings = load_settings(database_url=database)
     save_thread(settings, "t1", RECORD)
     assert load_thread(settings, "t1") == RECORD
     assert load_thread(settings, "other") is None
-    assert settings.threads_path.is_file() and not settings.checkpoint_path.exists()
+    assert not settings.checkpoint_path.exists()
+    assert settings.threads_path.is_file() == (database is None)  # or in the database
 
 
-def test_the_latest_run_is_what_the_list_shows() -> None:
-    settings = load_settings()
+def test_the_latest_run_is_what_the_list_shows(database: str | None) -> None:
+    settings = load_settings(database_url=database)
     save_thread(settings, "t1", RECORD)
     (started,) = list_threads(settings)
     assert (started.pattern, started.state, started.messages) == ("react", "unfinished", None)
@@ -95,20 +97,21 @@ def test_a_damaged_records_file_says_what_to_do() -> None:
         load_thread(settings, "t1")
 
 
-def test_threads_list_reads_the_records(isolated_home: Path) -> None:
-    settings = Settings(home=isolated_home)
-    empty = agentlab("threads", "list")
+def test_threads_list_reads_the_records(isolated_home: Path, database: str | None) -> None:
+    settings = Settings(home=isolated_home, database_url=database)
+    env = {"AGENTLAB_DATABASE_URL": database} if database else {}
+    empty = agentlab("threads", "list", env=env)
     assert empty.returncode == 0 and "no threads yet" in empty.stdout
     assert not isolated_home.exists()  # listing nothing creates nothing
     save_thread(settings, "t1", RECORD)
     note_run(settings, "t1", StubGraph(["q"]), result("failed"))  # type: ignore[arg-type]
-    done = agentlab("threads", "list", "--json")
+    done = agentlab("threads", "list", "--json", env=env)
     assert done.returncode == 0, done.stderr
     (row,) = json.loads(done.stdout)["threads"]
     assert (row["thread_id"], row["pattern"], row["messages"], row["state"]) == (
         "t1", "react", 1, "failed"
     )  # fmt: skip
-    table = agentlab("threads", "list").stdout
+    table = agentlab("threads", "list", env=env).stdout
     assert "t1" in table and "react" in table and "failed" in table
 
 
