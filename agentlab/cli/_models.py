@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 from rich.table import Column, Table
 
-from agentlab.cli._options import CtxOpt, JsonOpt, KvOpt
+from agentlab.cli._options import CtxOpt, JsonOpt, KvOpt, ParallelOpt
 from agentlab.config import DEFAULT_MODEL, load_settings
 from agentlab.errors import UsageError
 from agentlab.gguf_info import KV_BYTES_PER_ELEMENT, KV_FORMULA, KvPlan, plan_kv, read_model_info
@@ -81,24 +81,27 @@ def info(
     ram: Annotated[
         str | None, typer.Option("--ram", help="memory for weights and KV caches, e.g. 8GiB")
     ] = None,
+    parallel: ParallelOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Describe a model: architecture, attention shape (GQA), KV-cache bytes per token, and with
     --ctx the KV cache per session (of every KV type unless --kv-type is given) and how many
-    sessions fit in --ram."""
+    sessions fit in --ram; with --parallel N, the KV cache of a server with N slots
+    (agentlab serve-model --parallel N: N sessions of --ctx tokens)."""
     if kv_type is not None and kv_type not in KV_BYTES_PER_ELEMENT:
         raise UsageError(f"unknown --kv-type {kv_type!r}; choose f16, q8_0 or q4_0")
     budget = parse_size(ram) if ram is not None else None
     settings = load_settings(model=name)
     path = resolve_model(settings.model, settings.model_dir)
     model_info = read_model_info(Path(path))
-    plan_ctx = ctx or (settings.n_ctx if ram is not None or kv_type is not None else None)
+    planning = ram is not None or kv_type is not None or parallel is not None
+    plan_ctx = ctx or (settings.n_ctx if planning else None)
     kv_types = [kv_type] if kv_type else list(KV_BYTES_PER_ELEMENT)
     plans = [plan_kv(model_info, plan_ctx, t, budget) for t in kv_types] if plan_ctx else []
     if as_json:
         data = model_info.as_dict()
         if plans:
-            data["kv_plan"] = [asdict(plan) for plan in plans]
+            data["kv_plan"] = [_plan_dict(plan, parallel) for plan in plans]
         sys.stdout.write(json.dumps(data) + "\n")
         return
     rows = [
@@ -121,17 +124,28 @@ def info(
     out.print(table)
     out.print(f"KV bytes per token = {KV_FORMULA}")
     if plans:
-        _print_plans(plans)
+        _print_plans(plans, parallel)
 
 
-def _print_plans(plans: list[KvPlan]) -> None:
+def _plan_dict(plan: KvPlan, slots: int | None) -> dict[str, object]:
+    data = asdict(plan)
+    if slots is not None:
+        data.update(slots=slots, bytes_all_slots=plan.bytes_per_session * slots)
+    return data
+
+
+def _print_plans(plans: list[KvPlan], slots: int | None = None) -> None:
     first = plans[0]
     title = f"KV cache per session at --ctx {first.ctx:,} ({first.cells:,} cells)"
     table = Table("KV type", "bytes per session", "MiB", title=title)
+    if slots is not None:
+        table.add_column(f"MiB for {slots} server slots")
     if first.memory is not None:
         table.add_column(f"sessions in {first.memory / 2**30:.2f} GiB")
     for plan in plans:
         row = [plan.kv_type, f"{plan.bytes_per_session:,}", f"{plan.bytes_per_session / 2**20:.1f}"]
+        if slots is not None:
+            row.append(f"{plan.bytes_per_session * slots / 2**20:.1f}")
         if plan.sessions is not None:
             row.append(str(plan.sessions))
         table.add_row(*row)
