@@ -4,8 +4,10 @@ The server runs the settings' model with ``parallel`` slots of ``n_ctx`` tokens 
 127.0.0.1 only. Its flags match the in-process engine: the same KV cache types, extra weight
 buffers off where they crash (``--no-repack`` on AMX CPUs), and prompt caching per slot. With
 unified KV (``-kvu``, where the build has it) the slots share one KV pool of ``parallel x
-n_ctx`` cells, each capped at ``n_ctx``. The pid, URL and flags are kept in
-``$AGENTLAB_HOME/llama-server.json`` and its log in ``llama-server.log`` beside it.
+n_ctx`` cells, each capped at ``n_ctx``; idle slots keep their cells (``--no-cache-idle-slots``)
+so a conversation finds its prefix in its slot at its next turn, and the server's RAM prompt
+cache brings a prefix back after another prompt took its slot. The pid, URL and flags are kept
+in ``$AGENTLAB_HOME/llama-server.json`` and its log in ``llama-server.log`` beside it.
 """
 
 from __future__ import annotations
@@ -85,6 +87,8 @@ def server_args(
     ]  # fmt: skip
     if "--kv-unified-per-slot" in flags:  # one pool of parallel x n_ctx cells, n_ctx per slot
         args += ["-kvu", "--kv-unified-per-slot", str(settings.n_ctx)]
+    if "--no-cache-idle-slots" in flags:  # else idle slots are cleared whenever another starts
+        args.append("--no-cache-idle-slots")
     else:  # a slot gets ctx / parallel cells
         args += ["-c", str(settings.n_ctx * parallel)]
     if settings.n_gpu_layers:
