@@ -14,6 +14,7 @@ set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
 dir="${AGENTLAB_PG_DIR:-$root/.data/postgres}"
+[[ -L "$dir" ]] && dir="$(readlink -f "$dir")"  # see place()
 data="$dir/data"
 user=agentlab
 database=agentlab
@@ -56,7 +57,23 @@ running() {
   [[ -f "$data/PG_VERSION" ]] && as_owner "$(bindir)/pg_ctl" -D "$data" status >/dev/null 2>&1
 }
 
+# A new folder: when the postgres user cannot reach it (a project under /root), or its socket
+# path would be too long for a unix socket, the folder is a link to one under /tmp.
+place() {
+  mkdir -p "$(dirname "$dir")"
+  if [[ "$(id -u)" == 0 ]] && { ((${#dir} > 80)) || ! as_owner test -x "$(dirname "$dir")"; }; then
+    local real
+    real="/tmp/agentlab-postgres-$(printf %s "$dir" | sha1sum | cut -c1-12)"
+    mkdir -p "$real"
+    ln -s "$real" "$dir"
+    say "$dir links to $real (a folder the postgres user can reach)"
+    dir="$real"
+    data="$dir/data"
+  fi
+}
+
 init() {
+  [[ -e "$dir" ]] || place
   mkdir -p "$dir/run"
   chmod 700 "$dir"
   if [[ "$(id -u)" == 0 ]]; then
