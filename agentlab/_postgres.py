@@ -120,9 +120,7 @@ class PostgresDatabase:
         restart): nothing of the transaction ran yet, so trying again loses nothing."""
         try:
             self._conn.execute("BEGIN")
-        except psycopg.OperationalError:
-            if not (self._conn.broken or self._conn.closed):
-                raise
+        except psycopg.OperationalError:  # BEGIN itself cannot fail but for the connection
             self._conn.close()
             self._conn = self._connect()
             self._conn.execute("BEGIN")
