@@ -37,6 +37,7 @@ __all__ = [
     "LlamaCppEmbeddings",
     "MiniLMEmbeddings",
     "embeddings_from_settings",
+    "release",
 ]
 
 _POOLING = {"mean": 1, "eol": 3}  # llama_cpp.LLAMA_POOLING_TYPE_* (3: the last token)
