@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import types
 from pathlib import Path
 from typing import Any
 
@@ -247,14 +248,17 @@ def test_a_drafted_suite_is_spread_over_documents_and_written_atomically(tmp_pat
     assert_usage_error(synth, "folder")
 
 
-def test_a_ctrl_c_no_command_handles_exits_130(monkeypatch: pytest.MonkeyPatch) -> None:
-    from agentlab.cli import _knowledge, main
+def test_a_ctrl_c_while_the_commands_load_exits_130_without_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from agentlab.cli import main
 
-    def interrupted() -> None:
-        raise KeyboardInterrupt  # as if Ctrl-C arrived while the stores open
+    class Loading(types.ModuleType):
+        def __getattr__(self, name: str) -> Any:
+            raise KeyboardInterrupt  # Ctrl-C while the command modules are imported
 
-    monkeypatch.setattr(_knowledge, "load_settings", interrupted)
-    monkeypatch.setattr(sys, "argv", ["agentlab", "knowledge", "stats"])
+    monkeypatch.setitem(sys.modules, "agentlab.cli._app", Loading("agentlab.cli._app"))
     with pytest.raises(SystemExit) as stopped:
         main()
     assert stopped.value.code == 130
+    assert capsys.readouterr().err == "\ninterrupted\n"

@@ -1,4 +1,5 @@
-"""The ``agentlab`` command: user mistakes exit 2 with a message, run failures exit 1."""
+"""The ``agentlab`` command: user mistakes exit 2 with a message, run failures exit 1, Ctrl-C
+exits 130."""
 
 from __future__ import annotations
 
@@ -8,6 +9,14 @@ __all__ = ["main"]
 
 
 def main() -> None:
+    try:
+        _main()
+    except KeyboardInterrupt:  # while the command's modules load, before typer can catch it
+        sys.stderr.write("\ninterrupted\n")
+        sys.exit(130)
+
+
+def _main() -> None:
     from rich.console import Console
 
     from agentlab.cli._app import app
