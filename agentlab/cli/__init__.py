@@ -18,6 +18,7 @@ def main() -> None:
 
 def _main() -> None:
     from rich.console import Console
+    from rich.markup import escape
 
     from agentlab.cli._app import app
     from agentlab.errors import RunError, UsageError
@@ -26,8 +27,8 @@ def _main() -> None:
     try:
         app()
     except UsageError as exc:
-        err.print(f"[bold red]error:[/] {exc}")
+        err.print(f"[bold red]error:[/] {escape(str(exc))}")  # as written, brackets too
         sys.exit(2)
     except RunError as exc:
-        err.print(f"[bold red]failed:[/] {exc}")
+        err.print(f"[bold red]failed:[/] {escape(str(exc))}")
         sys.exit(1)
