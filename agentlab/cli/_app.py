@@ -48,6 +48,7 @@ from agentlab.cli._options import (
 )
 from agentlab.cli._patterns import pattern_options
 from agentlab.cli._run import RunResult, pending_call, run_task
+from agentlab.cli._serve import serve
 from agentlab.cli._serve_model import serve_model
 from agentlab.cli._threads import (
     ThreadRecord,
@@ -80,6 +81,7 @@ app.add_typer(memory_app, name="memory")
 app.add_typer(knowledge_app, name="knowledge")
 app.command()(doctor)
 app.command("serve-model")(serve_model)
+app.command()(serve)
 threads_app = typer.Typer(
     help="Conversation threads run from the command line.", no_args_is_help=True
 )
