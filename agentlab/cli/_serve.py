@@ -45,9 +45,9 @@ def serve(
     model: ModelOpt = None,
     backend: BackendOpt = None,
 ) -> None:
-    """Serve every pattern (graph ids: the pattern names) over LangGraph's HTTP API with
+    r"""Serve every pattern (graph ids: the pattern names) over LangGraph's HTTP API with
     `langgraph dev` in memory: threads, runs, streaming, and approvals resumed with
-    Command(resume=...). Needs pip install 'agentlab[serve]'. The tools are the demo tools
+    Command(resume=...). Needs pip install 'agentlab\[serve]'. The tools are the demo tools
     unless --tools is given. Ctrl-C stops it."""
     _check_installed()
     settings = load_settings(model=model, backend=backend)  # bad values fail here, not later
