@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import REPO, assert_usage_error
+from conftest import REPO, agentlab, assert_usage_error
 
 from agentlab.graphs import PATTERNS
 from agentlab.graphs import _served as served
@@ -59,6 +59,11 @@ def test_serve_without_the_extra_names_it() -> None:
     )
     done = subprocess.run([sys.executable, "-c", blocked], capture_output=True, text=True)
     assert_usage_error(done, "pip install 'agentlab[serve]'")
+
+
+def test_serve_names_a_missing_model_before_it_starts(tmp_path: Path) -> None:
+    done = agentlab("serve", "--model", str(tmp_path / "none.gguf"))
+    assert_usage_error(done, "nor an existing GGUF file")
 
 
 def _free_port() -> int:

@@ -22,6 +22,7 @@ from agentlab.config import Settings, load_settings
 from agentlab.errors import UsageError
 from agentlab.graphs import PATTERNS
 from agentlab.graphs._served import TOOLS_ENV, langgraph_config
+from agentlab.models import resolve_model
 from agentlab.tools import load_tools
 
 __all__ = ["OFFLINE_ENV", "serve"]
@@ -51,6 +52,8 @@ def serve(
     unless --tools is given. Ctrl-C stops it."""
     _check_installed()
     settings = load_settings(model=model, backend=backend)  # bad values fail here, not later
+    if settings.backend is None:
+        resolve_model(settings.model, settings.model_dir)  # not at the server's first request
     if tools:
         load_tools(tools)
     env = _server_env(settings, tools)
