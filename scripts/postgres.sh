@@ -95,7 +95,9 @@ reach with AGENTLAB_PG_DIR"
 configure() {
   local port
   port="$(cat "$dir/port")"
-  if ! python3 -c 'import socket, sys; socket.socket().bind(("127.0.0.1", int(sys.argv[1])))' \
+  # SO_REUSEADDR as the server binds: its own closed connections (TIME_WAIT) do not count.
+  if ! python3 -c 'import socket, sys; s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", int(sys.argv[1])))' \
     "$port" 2>/dev/null; then
     port="$(free_port)"
     say "port $(cat "$dir/port") is taken; using $port"
