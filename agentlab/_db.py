@@ -99,7 +99,8 @@ def open_database(
     the tables of ``schema`` (a :meth:`Dialect.sql` template) created when missing.
 
     ``check`` and ``busy_timeout_s`` apply to SQLite files (see ``SqliteFile``); in Postgres
-    agentlab's tables live in their own schema, ``agentlab``, so nobody else's share names.
+    agentlab's tables live in their own schema, ``agentlab_records``, so no one else's share
+    their names.
     """
     if is_database_url(where):
         from agentlab._postgres import PostgresDatabase  # psycopg only when it is used

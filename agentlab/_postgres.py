@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from agentlab._db import POSTGRES, Rows, describe_url
 from agentlab.errors import StoreError, UsageError
@@ -19,10 +20,21 @@ try:
 except ImportError:  # the postgres extra is optional
     psycopg = None  # type: ignore[assignment]
 
-__all__ = ["CONNECT_TIMEOUT_S", "PostgresDatabase", "connect", "connect_timeout_s", "problem"]
+__all__ = [
+    "CONNECT_TIMEOUT_S",
+    "PostgresDatabase",
+    "connect",
+    "connect_timeout_s",
+    "problem",
+    "reconnecting",
+]
 
 CONNECT_TIMEOUT_S = 10  # unless the URL sets connect_timeout
-_SCHEMA = "agentlab"
+_RETRY_S = 0.5
+_C = TypeVar("_C")
+# Not "agentlab": a user named agentlab would find LangGraph's tables there too ("$user" leads
+# the default search_path).
+_SCHEMA = "agentlab_records"
 _DDL_LOCK = 0x6167656E746C6162  # "agentlab": one process at a time creates the tables
 
 
@@ -49,13 +61,29 @@ def connect_timeout_s(url: str) -> int:
                          "of seconds") from None  # fmt: skip
 
 
-def connect(url: str, what: str) -> psycopg.Connection[tuple[Any, ...]]:
-    """A connection (autocommit: transactions are explicit) or a StoreError that says why not."""
-    timeout = connect_timeout_s(url)
-    try:
-        return psycopg.connect(url, autocommit=True, connect_timeout=timeout)
-    except psycopg.Error as exc:
-        raise StoreError(problem(exc, url, what)) from None
+def connect(url: str, what: str, *, again: bool = False) -> psycopg.Connection[tuple[Any, ...]]:
+    """A connection (autocommit: transactions are explicit) or a StoreError that says why not.
+
+    ``again``: the server answered before, so it may be restarting; keep trying for the
+    connect timeout instead of failing at the first refusal.
+    """
+    return reconnecting(lambda: psycopg.connect(url, autocommit=True,
+                                                connect_timeout=connect_timeout_s(url)),
+                        url, what, again=again)  # fmt: skip
+
+
+def reconnecting(open_: Callable[[], _C], url: str, what: str, *, again: bool) -> _C:
+    """``open_()``, tried again every half second for the connect timeout when ``again``."""
+    deadline = time.monotonic() + (connect_timeout_s(url) if again else 0)
+    while True:
+        try:
+            return open_()
+        except psycopg.OperationalError as exc:
+            if time.monotonic() + _RETRY_S > deadline:
+                raise StoreError(problem(exc, url, what)) from None
+        except psycopg.Error as exc:
+            raise StoreError(problem(exc, url, what)) from None
+        time.sleep(_RETRY_S)
 
 
 def problem(exc: BaseException, url: str, what: str) -> str:
@@ -80,11 +108,11 @@ class _Rows:
         self._conn = conn
 
     def execute(self, sql: str, parameters: Any = (), /) -> Rows:
-        return self._conn.execute(sql.replace("?", "%s"), parameters or None)  # type: ignore[arg-type]
+        return self._conn.execute(sql.replace("?", "%s"), parameters or None)
 
 
 class PostgresDatabase:
-    """A store's tables in schema ``agentlab`` of the Postgres database at ``url``.
+    """A store's tables in schema ``agentlab_records`` of the Postgres database at ``url``.
 
     ``what`` names the store in errors. The tables of ``schema`` are created when missing,
     under a lock so processes starting together do not race. Safe to share between threads
@@ -103,8 +131,8 @@ class PostgresDatabase:
             for statement in filter(str.strip, schema.split(";")):
                 db.execute(statement)
 
-    def _connect(self) -> psycopg.Connection[tuple[Any, ...]]:
-        conn = connect(self.url, f"the {self.what}")
+    def _connect(self, *, again: bool = False) -> psycopg.Connection[tuple[Any, ...]]:
+        conn = connect(self.url, f"the {self.what}", again=again)
         try:
             conn.execute(f"CREATE SCHEMA IF NOT EXISTS {_SCHEMA}")
         except psycopg.errors.UniqueViolation:
@@ -122,7 +150,7 @@ class PostgresDatabase:
             self._conn.execute("BEGIN")
         except psycopg.OperationalError:  # BEGIN itself cannot fail but for the connection
             self._conn.close()
-            self._conn = self._connect()
+            self._conn = self._connect(again=True)
             self._conn.execute("BEGIN")
         return self._conn
 
