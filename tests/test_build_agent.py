@@ -51,7 +51,7 @@ def _select(where: Path | str, sql: str) -> list[tuple[Any, ...]]:
     import psycopg
 
     with psycopg.connect(where) as db:
-        db.execute("SET search_path TO agentlab, public")
+        db.execute("SET search_path TO agentlab_records, public")
         return db.execute(sql).fetchall()
 
 

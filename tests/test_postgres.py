@@ -199,7 +199,7 @@ def test_postgres_stopped_during_a_run_fails_naming_it_and_resume_finishes_the_r
     assert (result["status"], result["answer"]) == ("done", "finished after the restart")
     # The call that stopped the server was journaled as started: its outcome is unknown, and
     # it is not run again.
-    assert "outcome is unknown" in result["tool_calls"][0]["result"]
+    assert "outcome is unknown" in result["tool_calls"][0]["error"]
     assert _threads(private_postgres)["s1"]["status"] == "done"
 
 
