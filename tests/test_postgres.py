@@ -174,6 +174,11 @@ def test_postgres_restarted_during_a_run_the_run_goes_on_on_new_connections(
     assert result["tool_calls"][0]["result"] == "the server did restart"
     listed = _threads(private_postgres)["r1"]
     assert (listed["status"], listed["messages"]) == ("done", 4)
+    stats = agentlab("tools", "stats", "--json",
+                     env={"AGENTLAB_DATABASE_URL": private_postgres.url})  # fmt: skip
+    assert [(row["name"], row["calls"]) for row in json.loads(stats.stdout)["tools"]] == [
+        ("database_server", 1)
+    ]  # recorded after the restart, on a new connection
 
 
 def test_postgres_stopped_during_a_run_fails_naming_it_and_resume_finishes_the_run(
