@@ -187,13 +187,15 @@ def test_postgres_stopped_during_a_run_fails_naming_it_and_resume_finishes_the_r
     turns = [{"tool": "database_server", "args": {"action": "stop"}}, {"answer": "unused"}]
     started = time.monotonic()
     failed = _drive(workdir, private_postgres, turns, "run", "react", "stop the database",
-                    "--tools", "servertools:TOOLS", "--thread", "s1")  # fmt: skip
+                    "--tools", "servertools:TOOLS", "--thread", "s1", "--json")  # fmt: skip
     assert failed.returncode == 1, failed.stderr
     assert time.monotonic() - started < 120
-    message = " ".join(failed.stderr.split())
-    assert "cannot reach the database postgresql://agentlab@127.0.0.1:" in message
+    reported = json.loads(failed.stdout)  # the --json contract holds with the store gone
+    assert reported["status"] == "failed"
+    assert "cannot reach the database postgresql://agentlab@127.0.0.1:" in reported["error"]
     assert "Traceback" not in failed.stderr
-    assert private_postgres.url.split(":")[2].split("@")[0] not in failed.stderr  # no password
+    password = private_postgres.url.split(":")[2].split("@")[0]
+    assert password not in failed.stdout + failed.stderr
 
     private_postgres.run("start")
     assert _threads(private_postgres)["s1"]["state"] == "unfinished"

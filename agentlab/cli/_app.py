@@ -60,7 +60,7 @@ from agentlab.cli._threads import (
 )
 from agentlab.cli._tools import tools_app
 from agentlab.config import Settings, load_settings
-from agentlab.errors import UsageError
+from agentlab.errors import RunError, UsageError
 from agentlab.graphs import PATTERNS, AgentSpec, build_agent, check_pattern
 from agentlab.llm import LlamaChatModel
 from agentlab.testing import ScriptedChatModel
@@ -192,7 +192,7 @@ def run(
             save_thread(settings, thread_id, ThreadRecord(pattern, tools, overrides, options))
             result = _drive(graph, task, thread_id=thread_id, settings=settings, tools=loaded,
                             tracer=tracer, as_json=as_json)  # fmt: skip
-            note_run(settings, thread_id, graph, result)
+            _note_run(settings, thread_id, graph, result)
     finally:
         tracer.close()
     _print_result(result, as_json)
@@ -227,11 +227,24 @@ def resume(
             payload = _resume_payload(graph, thread_id, approve, reject, edit, loaded, as_json)
             result = _drive(graph, payload, thread_id=thread_id, settings=settings,
                             tools=loaded, tracer=tracer, as_json=as_json)  # fmt: skip
-            note_run(settings, thread_id, graph, result)
+            _note_run(settings, thread_id, graph, result)
     finally:
         tracer.close()
     _print_result(result, as_json)
     raise typer.Exit(1 if result.status == "failed" else 0)
+
+
+def _note_run(
+    settings: Settings, thread_id: str, graph: CompiledStateGraph[Any, Any, Any, Any],
+    result: RunResult,
+) -> None:  # fmt: skip
+    """Record how the run ended; a run that failed because its store went away is still
+    reported (the record waits for the next run or resume)."""
+    try:
+        note_run(settings, thread_id, graph, result)
+    except RunError:
+        if result.status != "failed":
+            raise
 
 
 def _resume_payload(

@@ -83,7 +83,10 @@ def run_task(
     except RunError as exc:
         error = str(exc)
     wall_s = round(time.perf_counter() - started, 3)
-    values = graph.get_state(config).values
+    try:
+        values = graph.get_state(config).values
+    except RunError as exc:  # the checkpoint store went away: report the run as failed
+        error, values = error or str(exc), {}
     new = current_run(values.get("messages", []))
     pending = pending_call(graph, thread_id) if error is None else None
     error = error or values.get("error")
