@@ -161,7 +161,8 @@ class ScriptedEngine:
     context budgets. Like a prefix cache, each call reports as reused the tokens its prompt
     shares from the start with the previous conversation prompt; calls inside
     ``keeping_cache()`` (``keeping`` is then true) leave that prompt in place. Timings are one
-    millisecond per evaluated prompt token and per generated token. Raises ``IndexError`` when
+    millisecond per evaluated prompt token and per generated token; a text longer than
+    ``max_tokens`` is cut there, with ``finish_reason`` "length". Raises ``IndexError`` when
     called more often than scripted, and ``ContextOverflowError`` like a real engine.
     """
 
@@ -207,7 +208,10 @@ class ScriptedEngine:
         self.calls.append(EngineCall(prompt, schema, max_tokens, temperature, self.keeping))
         reused = _shared_prefix(self._cached, tokens)
         self._cached = tokens
-        text = self.texts[step]
+        text, finish = self.texts[step], "stop"
+        pieces = list(re.finditer(r"\w+|[^\w\s]", text))
+        if len(pieces) > max_tokens:  # cut off like a model that reaches max_tokens
+            text, finish = text[: pieces[max_tokens - 1].end()], "length"
         if on_text is not None:
             on_text(text)
         generated = len(self.tokenize(text))
@@ -218,7 +222,7 @@ class ScriptedEngine:
             completion_tokens=generated,
             prefill_ms=float(len(tokens) - reused),
             decode_ms=float(generated),
-            finish_reason="stop",
+            finish_reason=finish,
         )
 
     @contextmanager

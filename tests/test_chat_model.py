@@ -12,7 +12,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMe
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import BaseModel
 
-from agentlab.errors import ContextOverflowError
+from agentlab.errors import ContextOverflowError, RunError
 from agentlab.graphs import AgentSpec
 from agentlab.graphs.react import build_react_agent
 from agentlab.llm import Engine, LlamaChatModel, LlamaEngine, SupportsSideCalls, side_model
@@ -76,6 +76,27 @@ def test_a_tool_loop_reuses_the_cached_prompt_of_the_previous_turn() -> None:
         engine.tokenize(engine.calls[0].prompt)
     )
     assert usage["input_tokens"] > usage["input_token_details"]["cache_read"]
+
+
+RUNAWAY = '{"thought": "many dates", "tool": "get_weather", "args": {"city": "' + ", ".join(
+    str(year) for year in range(2024, 2400)
+)  # a model counting on until max_tokens
+
+
+def test_a_turn_cut_off_at_max_tokens_is_asked_again_for_an_answer() -> None:
+    model, engine = model_with([RUNAWAY, '{"thought": "t", "answer": "4 °C in Oslo"}'])
+    message = model.bind_tools(TOOLS).invoke([HumanMessage("weather in Oslo?")])
+    assert message.text == "4 °C in Oslo" and not message.tool_calls
+    assert message.response_metadata["cut_off_retry"] is True
+    assert [json.loads(c.schema) for c in engine.calls] == [
+        action_schema(SPECS, "auto"), action_schema(SPECS, "answer")
+    ]  # fmt: skip
+
+
+def test_a_turn_cut_off_twice_fails_the_run_instead_of_answering_with_it() -> None:
+    model, _ = model_with([RUNAWAY, '{"thought": "t", "answer": "' + "4 °C, " * 200 + '"}'])
+    with pytest.raises(RunError, match="cut off at 256 tokens"):
+        model.bind_tools(TOOLS).invoke([HumanMessage("weather in Oslo?")])
 
 
 def test_repeated_identical_call_is_replaced_by_a_forced_answer() -> None:

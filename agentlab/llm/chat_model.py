@@ -17,6 +17,7 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ConfigDict, Field
 
 from agentlab.config import Settings
+from agentlab.errors import RunError
 from agentlab.llm._backend import engine_for_backend
 from agentlab.llm._engine import LlamaEngine
 from agentlab.llm.engine import Completion, Engine
@@ -135,10 +136,20 @@ class LlamaChatModel(BaseChatModel):
         on_text = run_manager.on_llm_new_token if run_manager else None
         turns = [self._turn(prompt, tools, mode, on_text)]
         message = parse_turn(turns[0].text)
-        if message.tool_calls and mode == "auto" and _repeats(message, messages):
+        if mode == "auto" and _cut_off(turns[0]):
+            # a runaway turn (an argument that counts on and on) is not an answer: ask for one
+            turns.append(self._turn(prompt, tools, "answer", on_text))
+            message = parse_turn(turns[-1].text)
+            message.response_metadata["cut_off_retry"] = True
+        elif message.tool_calls and mode == "auto" and _repeats(message, messages):
             turns.append(self._turn(prompt, tools, "answer", on_text))
             message = parse_turn(turns[-1].text)
             message.response_metadata["loop_breaker"] = True
+        if _cut_off(turns[-1]):
+            raise RunError(
+                f"the model's turn was cut off at {self.max_tokens} tokens before its JSON "
+                "closed; raise max_answer_tokens or shorten the task"
+            )
         _attach_usage(message, turns, self.engine.name)
         return ChatResult(generations=[ChatGeneration(message=message)])
 
@@ -189,6 +200,17 @@ def _mode(tool_choice: object) -> Mode:
     if isinstance(tool_choice, dict):
         return str(tool_choice.get("function", {}).get("name") or tool_choice.get("name"))
     return str(tool_choice)
+
+
+def _cut_off(turn: Completion) -> bool:
+    """True when the turn stopped at ``max_tokens`` before its JSON was whole."""
+    if turn.finish_reason != "length":
+        return False
+    try:
+        json.loads(turn.text, strict=False)
+    except json.JSONDecodeError:
+        return True
+    return False
 
 
 def _repeats(message: AIMessage, history: Sequence[BaseMessage]) -> bool:
