@@ -113,7 +113,10 @@ def _running(settings: Settings) -> ServerInfo | None:
 
 
 def _port_free(port: int) -> bool:
+    """Whether the server can listen on ``port``: like it, ignore connections of an earlier
+    server that are still closing (SO_REUSEADDR), not a socket that listens there."""
     with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
