@@ -39,7 +39,7 @@ typecheck: install
 	ln -s $(CURDIR)/memory .typecheck/agentlab/memory
 	cd .typecheck && ../$(BIN)/mypy --config-file ../pyproject.toml -p agentlab
 
-test: model lint typecheck
+test: model server lint typecheck
 	$(BIN)/pytest -q
 
 # No real model, nothing slow, no downloads from the package registry.
@@ -53,7 +53,7 @@ bench: model
 	$(BIN)/python bench/decode_bench.py
 
 # llama.cpp's llama-server from the installed llama-cpp-python's sdist (build/llama-server/bin),
-# for `agentlab serve-model`; about 10 minutes on 2 cores the first time.
+# for `agentlab serve-model` and its tests; 10 to 20 minutes on 2 cores the first time.
 server: install
 	scripts/build_llama_server.sh
 
