@@ -59,7 +59,7 @@ def format_passages(
     if unmentioned:  # before the passages, where cited_passages does not read it as theirs
         words = ", ".join(repr(w) for w in unmentioned)
         note.append(f"No document mentions {words}. If the question is about that, answer "
-                    f"that it is {NOT_FOUND}.")  # fmt: skip
+                    f'exactly: "{NOT_FOUND}".')  # fmt: skip
     blocks = [f"{p.cite} {_clip(' '.join(p.text.split()))}" for p in passages]
     return "\n\n".join([*note, CITE_REQUEST, *blocks])
 

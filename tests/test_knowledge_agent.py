@@ -114,7 +114,7 @@ def test_the_tool_returns_cited_passages_or_says_nothing_was_found(tmp_path: Pat
         assert missing.startswith(NOT_FOUND) and "do not answer from memory" in missing
         near = search.invoke({"query": "Berlin office floor"})  # passages, but not about Berlin
         assert near.startswith(f"No document mentions 'berlin'. If the question is about that, "
-                               f"answer that it is {NOT_FOUND}.\n\n{CITE_REQUEST}")  # fmt: skip
+                               f'answer exactly: "{NOT_FOUND}".\n\n{CITE_REQUEST}')  # fmt: skip
         assert [p.source for p in cited_passages(near)] == ["offices.md", "offices.md"]
         assert "Berlin" not in cited_passages(near)[-1].text
     finally:
