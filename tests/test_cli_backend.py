@@ -7,12 +7,14 @@ import json
 import socket
 import time
 
+import pytest
 from conftest import agentlab
 from fake_server import DROP, answer, llama_server, serving
 
 from agentlab.llm._http_engine import slot_for
 
 
+@pytest.mark.slow  # waits out the 10 s answer timeout
 def test_a_backend_that_does_not_answer_fails_clearly() -> None:
     with socket.socket() as silent:  # accepts connections, never answers
         silent.bind(("127.0.0.1", 0))

@@ -131,6 +131,7 @@ def test_not_a_llama_server() -> None:
         HttpEngine(fake.url)
 
 
+@pytest.mark.slow  # waits out the 10 s answer timeout
 def test_unreachable_and_silent_servers_fail_in_time() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
