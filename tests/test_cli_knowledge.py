@@ -112,6 +112,10 @@ def test_search_shows_ranked_passages_with_their_source_and_heading(tmp_path: Pa
     assert {r["source"] for r in leave} <= {"leave.txt"}
     shown = agentlab("knowledge", "search", "Lisbon floor", "--collection", "hb", env=HASH)
     assert shown.returncode == 0 and "offices.md > Offices > Lisbon" in shown.stdout
+    assert "mentions" not in shown.stderr
+    near = agentlab("knowledge", "search", "Berlin office floor", "--collection", "hb", env=HASH)
+    assert near.returncode == 0 and "offices.md" in near.stdout  # near misses still shown
+    assert "no document in 'hb' mentions: berlin" in near.stderr
 
 
 def test_searching_nothing_is_a_usage_error_not_an_empty_success(tmp_path: Path) -> None:

@@ -210,6 +210,9 @@ def search(
         rewrites = _rewrites(settings, query) if multi_query else []
         passages = kb.search(query, collection=name, k=k, mode=cast(Retrieval, mode),
                              source=source, heading=heading, rewrites=rewrites)  # fmt: skip
+        unmentioned = kb.unmentioned(query, name)
+    if unmentioned:  # passages may still come back: they are near misses, not answers
+        err.print(f"no document in {name!r} mentions: {escape(', '.join(unmentioned))}")
     if as_json:  # a list of results, best first (the rewrites searched go to stderr)
         for rewrite in rewrites:
             err.print(f"also searched: {escape(rewrite)}")
