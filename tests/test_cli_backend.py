@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import socket
 import time
+from pathlib import Path
 
 import pytest
 from conftest import agentlab
@@ -52,3 +53,18 @@ def test_server_lost_mid_answer_fails_then_resume_finishes() -> None:
     assert (result["status"], result["answer"]) == ("done", "Hello!")
     assert result["usage"]["reused_prompt_tokens"] == 40
     assert fake.bodies("/completion")[1]["prompt"] == body["prompt"]  # the same turn again
+
+
+def test_eval_runs_a_suite_on_the_backend(tmp_path: Path) -> None:
+    suite = tmp_path / "suite.jsonl"
+    suite.write_text(json.dumps({"id": "greet", "task": "Say hello.", "expect": ["Hello"]}) + "\n")
+    fake = llama_server()
+    reply = {"thought": "A greeting needs no tool.", "answer": "Hello there!"}
+    fake.queues["/completion"] = [answer(json.dumps(reply))]
+    with serving(fake):
+        done = agentlab("eval", str(suite), "--pattern", "react", "--backend", fake.url, "--json",
+                        timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert (report["passed"], report["total"]) == (1, 1)
+    assert len(fake.bodies("/completion")) == 1
