@@ -1,5 +1,6 @@
 """The checkpointer the settings name: LangGraph's SQLite saver on a file under
-``AGENTLAB_HOME`` (the embedded default), or its Postgres saver on ``settings.database_url``."""
+``AGENTLAB_HOME`` (the embedded default), or its Postgres saver on ``settings.database_url``;
+both also serve async runs (see ``agentlab._async_saver``)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,14 @@ from typing import Any
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.sqlite import SqliteSaver
 
+from agentlab._async_saver import ThreadedAsync
 from agentlab.config import Settings
 
 __all__ = ["open_checkpointer"]
+
+
+class _SqliteSaver(ThreadedAsync, SqliteSaver):
+    """LangGraph's SQLite saver, usable from ``ainvoke`` too."""
 
 
 def open_checkpointer(settings: Settings, stack: ExitStack) -> BaseCheckpointSaver[Any]:
@@ -25,4 +31,4 @@ def open_checkpointer(settings: Settings, stack: ExitStack) -> BaseCheckpointSav
     settings.home.mkdir(parents=True, exist_ok=True)
     connection = sqlite3.connect(settings.checkpoint_path, check_same_thread=False)
     stack.enter_context(closing(connection))
-    return SqliteSaver(connection)
+    return _SqliteSaver(connection)

@@ -1,5 +1,6 @@
 """LangGraph's ``PostgresSaver`` as agentlab uses it: its connection replaced when a server
-restart broke it, and database errors as StoreErrors that name the database."""
+restart broke it, database errors as StoreErrors that name the database, and async runs served
+(see ``agentlab._async_saver``)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 
+from agentlab._async_saver import ThreadedAsync
 from agentlab._postgres import connect, connect_timeout_s, problem, reconnecting
 from agentlab.errors import StoreError, UsageError
 
@@ -37,7 +39,7 @@ def _connect(url: str, *, again: bool = False) -> psycopg.Connection[DictRow]:
     )  # fmt: skip
 
 
-class _Saver(PostgresSaver):
+class _Saver(ThreadedAsync, PostgresSaver):
     """Every database call of the saver goes through ``_cursor``, one at a time (the saver
     serialises them on its lock anyway). There a connection that a server restart broke is
     replaced first (nothing of the call ran yet, so nothing is lost), and failures become one

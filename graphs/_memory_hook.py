@@ -10,6 +10,7 @@ episode: the task, the answer or error, the tools used, and any lessons the patt
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -94,36 +95,59 @@ def remembering(
 ) -> Callable[..., Any]:
     """``node`` with the run's recall before it (when a run starts at it and ``recall``, or
     ``recall(state)``, holds) and its episode after it (when it ends the run). Without a hook,
-    ``node`` itself."""
+    ``node`` itself. An async ``node`` gives an async node; its recall and episode (embedding
+    and database work) then run in a worker thread, off the event loop."""
     if hook is None:
         return node
     takes_config = len(inspect.signature(node).parameters) > 1
 
-    def run(state: dict[str, Any], config: RunnableConfig) -> Any:
+    def before(state: dict[str, Any]) -> dict[str, str]:
         messages = state["messages"]
-        recalled: dict[str, str] = {}
         starts = messages and isinstance(messages[-1], HumanMessage)  # a new run
         if starts and (recall(state) if callable(recall) else recall):
-            recalled["recalled"] = hook.recall(messages[-1].text, count)
-            state = {**state, **recalled}
-        update = node(state, config) if takes_config else node(state)
+            return {"recalled": hook.recall(messages[-1].text, count)}
+        return {}
+
+    def after(state: dict[str, Any], update: Any, config: RunnableConfig) -> None:
         ended, changes = _ends_run(update)
         if ended:
-            run_messages = [*messages, *(changes.get("messages") or [])]
-            after = {**state, **changes, "messages": run_messages}
-            record = report(after)
+            run_messages = [*state["messages"], *(changes.get("messages") or [])]
+            final = {**state, **changes, "messages": run_messages}
+            record = report(final)
             hook.record(
                 run_messages,
-                error=after.get("error"),
+                error=final.get("error"),
                 tools=[call["name"] for call in record.tool_calls],
                 lessons=record.lessons,
                 thread_id=config.get("configurable", {}).get("thread_id"),
             )
-        if not recalled:
-            return update
-        if isinstance(update, Command):
-            changes = update.update if isinstance(update.update, dict) else {}
-            return Command(goto=update.goto, update={**changes, **recalled})
-        return {**(update or {}), **recalled}
+
+    if inspect.iscoroutinefunction(node):
+
+        async def arun(state: dict[str, Any], config: RunnableConfig) -> Any:
+            recalled = await asyncio.to_thread(before, state)
+            state = {**state, **recalled}
+            update = await (node(state, config) if takes_config else node(state))
+            await asyncio.to_thread(after, state, update, config)
+            return _with_recalled(update, recalled)
+
+        return arun
+
+    def run(state: dict[str, Any], config: RunnableConfig) -> Any:
+        recalled = before(state)
+        state = {**state, **recalled}
+        update = node(state, config) if takes_config else node(state)
+        after(state, update, config)
+        return _with_recalled(update, recalled)
 
     return run
+
+
+def _with_recalled(update: Any, recalled: dict[str, str]) -> Any:
+    """A node's update carrying what was recalled for the run (nothing when nothing was)."""
+    if not recalled:
+        return update
+    if isinstance(update, Command):
+        changes = update.update if isinstance(update.update, dict) else {}
+        return Command(goto=update.goto, update={**changes, **recalled})
+    return {**(update or {}), **recalled}

@@ -5,17 +5,19 @@ agent node, the approval and tool nodes, the route, the graph.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Annotated, Any, TypedDict
 
 from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, SystemMessage
-from langchain_core.runnables import Runnable, RunnableConfig
+from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 from langgraph.graph.state import CompiledStateGraph
 
-from agentlab.context import ContextState
+from agentlab.context import ContextState, Prepared
 from agentlab.graphs._approval import approval_node, needs_approval, unanswered_calls
 from agentlab.graphs._memory_hook import remembering
 from agentlab.graphs._records import current_run
@@ -52,6 +54,16 @@ def _spent(messages: Sequence[BaseMessage]) -> tuple[int, int]:
     return calls, tokens
 
 
+@dataclass(frozen=True)
+class _Turn:
+    """A model turn about to be taken: the run's clock, the tool calls made so far, and the
+    context window's view of the messages."""
+
+    clock: RunClock
+    made: int
+    prepared: Prepared
+
+
 class _ReactNodes:
     """The graph's nodes, sharing the spec's model, tools and limits."""
 
@@ -74,30 +86,52 @@ class _ReactNodes:
         return self.bindings[key]
 
     def agent(self, state: ReactState) -> dict[str, Any]:
+        turn = self._prepare(state)
+        if isinstance(turn, dict):
+            return turn
+        response = self.bound_for_this_turn().invoke(turn.prepared.messages)
+        return self._settle(state, turn, response)
+
+    async def aagent(self, state: ReactState) -> dict[str, Any]:
+        """``agent`` for ``ainvoke``/``astream``: the model turn is awaited (on the event loop
+        with a server backend); preparing the context counts tokens and may summarize, so it
+        runs in a worker thread."""
+        turn = await asyncio.to_thread(self._prepare, state)
+        if isinstance(turn, dict):
+            return turn
+        response = await self.bound_for_this_turn().ainvoke(turn.prepared.messages)
+        return self._settle(state, turn, response)
+
+    def _prepare(self, state: ReactState) -> _Turn | dict[str, Any]:
+        """What the model sees this turn, or the update that ends the run before it."""
         messages, now = state["messages"], time.time()
         first = steps_this_run(messages) == 0
         clock = RunClock(started=now, waited=0.0, paused=now) if first else state["clock"]
-        update: dict[str, Any] = {"clock": clock}
         made, tokens = _spent(messages)
-        budget = self.spec.budget
-        stop = budget.before_model(tokens=tokens, wall_s=now - clock["started"] - clock["waited"])
+        stop = self.spec.budget.before_model(
+            tokens=tokens, wall_s=now - clock["started"] - clock["waited"]
+        )
         if stop:
-            return {**update, "error": stop}
+            return {"clock": clock, "error": stop}
         recalled = state.get("recalled", "")
         head = [*self.preamble, SystemMessage(recalled)] if recalled else self.preamble
-        prepared = self.window.prepare(messages, state.get("context"), head)
-        response = self.bound_for_this_turn().invoke(prepared.messages)
-        if prepared.update:
-            update["context"] = prepared.update
-        update["clock"] = {**clock, "paused": time.time()}
+        return _Turn(clock, made, self.window.prepare(messages, state.get("context"), head))
+
+    def _settle(self, state: ReactState, turn: _Turn, response: BaseMessage) -> dict[str, Any]:
+        """The update after the model's turn: its message, or why the run stops here."""
+        update: dict[str, Any] = {"clock": {**turn.clock, "paused": time.time()}}
+        if turn.prepared.update:
+            update["context"] = turn.prepared.update
         calls = response.tool_calls if isinstance(response, AIMessage) else []
         max_steps = self.spec.max_steps
-        if calls and steps_this_run(messages) + 1 >= max_steps:
+        stop = None
+        if calls and steps_this_run(state["messages"]) + 1 >= max_steps:
             stop = (
                 f"step limit reached: {max_steps} model turns without a final answer "
                 "(raise --max-steps or simplify the task)"
             )
-        stop = stop or (budget.before_tools(made=made, wanted=len(calls)) if calls else None)
+        budget = self.spec.budget
+        stop = stop or (budget.before_tools(made=turn.made, wanted=len(calls)) if calls else None)
         if stop:
             return {**update, "error": stop}
         return {**update, "messages": [response], "error": None}
@@ -137,7 +171,12 @@ def build_react_agent(spec: AgentSpec) -> CompiledStateGraph[Any, Any, Any, Any]
     nodes = _ReactNodes(spec)
     count = spec.model.get_num_tokens
     graph = StateGraph(ReactState)
-    graph.add_node("agent", remembering(nodes.agent, spec.memory, count))
+    agent = RunnableLambda(
+        remembering(nodes.agent, spec.memory, count),
+        afunc=remembering(nodes.aagent, spec.memory, count),
+        name="agent",
+    )
+    graph.add_node("agent", agent)
     graph.add_node("approve", nodes.approve)
     graph.add_node("tools", nodes.run_tools)
     graph.add_edge(START, "agent")

@@ -4,6 +4,7 @@ response parsing, slots per thread, and failures that name the server."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import time
@@ -203,3 +204,81 @@ def test_openai_model_not_served() -> None:
     fake = openai_server()
     with serving(fake), pytest.raises(BackendError, match=r"serves: qwen-coder"):
         OpenAIEngine(f"{fake.url}/v1", model="llama-70b")
+
+
+def _awaited(engine: Any, on_text: Any = None, thread_id: str | None = None) -> Any:
+    """``engine.acomplete`` on a fresh event loop, inside a run on ``thread_id`` if given."""
+
+    async def turn() -> Any:
+        return await engine.acomplete(
+            "x" * 40, schema=SCHEMA, max_tokens=8, temperature=0.0, on_text=on_text
+        )
+
+    if thread_id is None:
+        return asyncio.run(turn())
+    run = RunnableLambda(lambda _: None, afunc=lambda _: turn())
+    return asyncio.run(run.ainvoke(None, {"configurable": {"thread_id": thread_id}}))
+
+
+def test_awaited_turns_send_the_same_requests_as_threaded_ones() -> None:
+    fake = llama_server(slots=4)
+    fake.queues["/completion"] = [answer('{"answer": "4"}', cached=2) for _ in range(3)]
+    pieces: list[str] = []
+
+    async def collect(piece: str) -> None:
+        pieces.append(piece)
+
+    with serving(fake):
+        engine = HttpEngine(fake.url)
+        call = {"schema": SCHEMA, "max_tokens": 8, "temperature": 0.0}
+        in_thread("thread-a", lambda: engine.complete("x" * 40, on_text=pieces.append, **call))
+        done = _awaited(engine, collect, thread_id="thread-a")
+        _awaited(engine, collect)  # outside a run: any slot
+    threaded, awaited, anywhere = fake.bodies("/completion")
+    assert awaited == threaded and awaited["id_slot"] == slot_for("thread-a", 4)
+    assert anywhere["id_slot"] == -1
+    assert pieces == ['{"answer": "4"}'] * 3
+    assert (done.text, done.reused_tokens, done.prompt_tokens) == ('{"answer": "4"}', 2, 12)
+    assert len(fake.bodies("/tokenize")) == 3  # the context is checked before each turn
+
+
+def test_awaited_turns_fail_as_threaded_ones_do() -> None:
+    fake = llama_server(n_ctx=20)
+    fake.queues["/completion"] = [(500, {"error": {"message": "boom"}}), DROP]
+    with serving(fake):
+        engine = HttpEngine(fake.url)
+        with pytest.raises(ContextOverflowError, match="a slot of"):
+            asyncio.run(engine.acomplete("w" * 400, schema=SCHEMA, max_tokens=8, temperature=0))
+        with pytest.raises(BackendError, match="answered /completion with HTTP 500: boom"):
+            _awaited(engine)
+
+        async def ignore(_: str) -> None:
+            pass
+
+        with pytest.raises(BackendError, match=rf"{fake.url} dropped the connection"):
+            _awaited(engine, ignore)
+    assert len(fake.bodies("/completion")) == 2
+
+
+def test_openai_awaited_turns_send_the_same_requests() -> None:
+    fake = openai_server()
+    reply = {"choices": [{"index": 0, "text": '{"answer": "4"}', "finish_reason": "stop"}],
+             "usage": {"prompt_tokens": 12, "completion_tokens": 6,
+                       "prompt_tokens_details": {"cached_tokens": 8}}}  # fmt: skip
+    stream = [{"choices": [{"index": 0, "text": '{"answer": "4"}', "finish_reason": "stop"}]},
+              {"choices": [], "usage": reply["usage"]}]  # fmt: skip
+    fake.queues["/v1/completions"] = [reply, reply, stream]
+    pieces: list[str] = []
+
+    async def collect(piece: str) -> None:
+        pieces.append(piece)
+
+    with serving(fake):
+        engine = OpenAIEngine(f"{fake.url}/v1")
+        engine.complete("x" * 40, schema=SCHEMA, max_tokens=8, temperature=0.0)
+        done = _awaited(engine)
+        streamed = _awaited(engine, collect)
+    threaded, awaited, awaited_stream = fake.bodies("/v1/completions")
+    assert awaited == threaded and awaited_stream["stream"] is True
+    assert (done.text, done.prompt_tokens, done.reused_tokens) == ('{"answer": "4"}', 12, 8)
+    assert pieces == ['{"answer": "4"}'] and streamed.reused_tokens == 8

@@ -7,10 +7,11 @@ from agentlab.llm._http_engine import HttpEngine
 from agentlab.llm._native import LoadedLlama, extra_buffers_enabled, load_llama
 from agentlab.llm._openai_engine import OpenAIEngine
 from agentlab.llm.chat_model import LlamaChatModel
-from agentlab.llm.engine import Completion, Engine
+from agentlab.llm.engine import AsyncEngine, Completion, Engine
 from agentlab.llm.side_calls import SupportsSideCalls, side_model
 
 __all__ = [
+    "AsyncEngine",
     "Completion",
     "Engine",
     "HttpEngine",

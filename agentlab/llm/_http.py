@@ -8,8 +8,10 @@ the checkpoint keeps every completed step for ``agentlab resume``).
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Iterator
+import weakref
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
@@ -25,12 +27,20 @@ _GENERATE_TIMEOUT_S = 600.0  # a long turn on a busy CPU server, between two byt
 
 
 class ServerClient:
-    """JSON over HTTP to one server at ``base_url``."""
+    """JSON over HTTP to one server at ``base_url``, from threads (``post``, ``stream``) or
+    from event loops (``apost``, ``astream``: an async client per loop, since an async
+    client's connections belong to the loop that opened them)."""
 
     def __init__(self, base_url: str, headers: dict[str, str] | None = None) -> None:
         self.base_url = base_url.rstrip("/")
-        timeout = httpx.Timeout(_GENERATE_TIMEOUT_S, connect=_CONNECT_TIMEOUT_S)
-        self._client = httpx.Client(base_url=self.base_url, timeout=timeout, headers=headers)
+        self._options: dict[str, Any] = {
+            "base_url": self.base_url,
+            "timeout": httpx.Timeout(_GENERATE_TIMEOUT_S, connect=_CONNECT_TIMEOUT_S),
+            "headers": headers,
+        }
+        self._client = httpx.Client(**self._options)
+        self._async: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient]
+        self._async = weakref.WeakKeyDictionary()
 
     def get(self, path: str, *, timeout: float | None = None) -> Any:
         return self._send("GET", path, None, timeout)
@@ -46,14 +56,43 @@ class ServerClient:
                     response.read()
                     self._raise_status(path, response)
                 for line in response.iter_lines():
-                    data = line.removeprefix("data:").strip()
-                    if line.startswith("data:") and data and data != "[DONE]":
-                        yield json.loads(data)
+                    event = _event(line)
+                    if event is not None:
+                        yield event
+        except httpx.HTTPError as exc:
+            raise self._unreachable(path, exc) from None
+
+    async def apost(self, path: str, body: dict[str, Any]) -> Any:
+        """``post`` without blocking the running event loop."""
+        try:
+            response = await self._loop_client().post(path, json=body)
+        except httpx.HTTPError as exc:
+            raise self._unreachable(path, exc) from None
+        return self._json(path, response)
+
+    async def astream(self, path: str, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+        """``stream`` without blocking the running event loop."""
+        try:
+            async with self._loop_client().stream("POST", path, json=body) as response:
+                if response.status_code >= 400:
+                    await response.aread()
+                    self._raise_status(path, response)
+                async for line in response.aiter_lines():
+                    event = _event(line)
+                    if event is not None:
+                        yield event
         except httpx.HTTPError as exc:
             raise self._unreachable(path, exc) from None
 
     def close(self) -> None:
         self._client.close()
+
+    def _loop_client(self) -> httpx.AsyncClient:
+        loop = asyncio.get_running_loop()
+        client = self._async.get(loop)
+        if client is None:
+            client = self._async[loop] = httpx.AsyncClient(**self._options)
+        return client
 
     def _send(
         self, method: str, path: str, body: dict[str, Any] | None, timeout: float | None
@@ -63,6 +102,9 @@ class ServerClient:
             response = self._client.request(method, path, json=body, **extra)
         except httpx.HTTPError as exc:
             raise self._unreachable(path, exc) from None
+        return self._json(path, response)
+
+    def _json(self, path: str, response: httpx.Response) -> Any:
         if response.status_code >= 400:
             self._raise_status(path, response)
         try:
@@ -90,6 +132,14 @@ class ServerClient:
             f"the model server at {self.base_url} answered {path} with HTTP "
             f"{response.status_code}: {message}"
         )
+
+
+def _event(line: str) -> dict[str, Any] | None:
+    """The JSON of a server-sent event line (``data: {...}``); ``None`` for other lines."""
+    data = line.removeprefix("data:").strip()
+    if line.startswith("data:") and data and data != "[DONE]":
+        return dict(json.loads(data))
+    return None
 
 
 def _error_message(response: httpx.Response) -> str:

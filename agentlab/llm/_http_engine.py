@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextvars
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sized
 from contextlib import contextmanager
 from pathlib import PurePath
 from typing import Any
@@ -75,8 +75,7 @@ class HttpEngine:
             _side_call.reset(token)
 
     def tokenize(self, text: str) -> list[int]:
-        body = {"content": text, "add_special": False, "parse_special": True}
-        tokens = self._client.post("/tokenize", body)["tokens"]
+        tokens = self._client.post("/tokenize", _tokenize_request(text))["tokens"]
         return [int(t["id"]) if isinstance(t, dict) else int(t) for t in tokens]
 
     def complete(
@@ -88,24 +87,43 @@ class HttpEngine:
         temperature: float,
         on_text: Callable[[str], Any] | None = None,
     ) -> Completion:
-        prompt_tokens = len(self.tokenize(prompt))
-        if prompt_tokens + max_tokens > self.n_ctx:
-            raise ContextOverflowError(
-                f"the prompt has {prompt_tokens} tokens and the answer may need {max_tokens}, "
-                f"but a slot of {self.url} holds {self.n_ctx}; raise its --ctx or shorten the input"
-            )
+        self._check_fits(self.tokenize(prompt), max_tokens)
         body = self.request(prompt, schema=schema, max_tokens=max_tokens, temperature=temperature)
         if on_text is None:
             return _completion(self._client.post("/completion", body))
-        body["stream"] = True
-        final: dict[str, Any] = {}
-        for event in self._client.stream("/completion", body):
-            if event.get("content"):
-                on_text(event["content"])
-            final = {**event, "content": final.get("content", "") + event.get("content", "")}
-        if not final.get("stop"):
-            raise BackendError(f"the model server at {self.url} ended the stream mid-answer")
-        return _completion(final)
+        stream = _Stream(self.url)
+        for event in self._client.stream("/completion", {**body, "stream": True}):
+            if piece := stream.add(event):
+                on_text(piece)
+        return stream.completion()
+
+    async def acomplete(
+        self,
+        prompt: str,
+        *,
+        schema: str,
+        max_tokens: int,
+        temperature: float,
+        on_text: Callable[[str], Awaitable[Any]] | None = None,
+    ) -> Completion:
+        tokens = (await self._client.apost("/tokenize", _tokenize_request(prompt)))["tokens"]
+        self._check_fits(tokens, max_tokens)
+        body = self.request(prompt, schema=schema, max_tokens=max_tokens, temperature=temperature)
+        if on_text is None:
+            return _completion(await self._client.apost("/completion", body))
+        stream = _Stream(self.url)
+        async for event in self._client.astream("/completion", {**body, "stream": True}):
+            if piece := stream.add(event):
+                await on_text(piece)
+        return stream.completion()
+
+    def _check_fits(self, prompt_tokens: Sized, max_tokens: int) -> None:
+        if len(prompt_tokens) + max_tokens > self.n_ctx:
+            raise ContextOverflowError(
+                f"the prompt has {len(prompt_tokens)} tokens and the answer may need "
+                f"{max_tokens}, but a slot of {self.url} holds {self.n_ctx}; raise its --ctx "
+                "or shorten the input"
+            )
 
     def request(
         self, prompt: str, *, schema: str, max_tokens: int, temperature: float
@@ -121,6 +139,29 @@ class HttpEngine:
             "cache_prompt": not (side and self.slots == 1),
             "id_slot": slot,
         }
+
+
+def _tokenize_request(text: str) -> dict[str, Any]:
+    return {"content": text, "add_special": False, "parse_special": True}
+
+
+class _Stream:
+    """A streamed turn, event by event: its text so far and the last event's timings."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.final: dict[str, Any] = {}
+
+    def add(self, event: dict[str, Any]) -> str:
+        """Take in ``event``; return its new text."""
+        piece = str(event.get("content") or "")
+        self.final = {**event, "content": self.final.get("content", "") + piece}
+        return piece
+
+    def completion(self) -> Completion:
+        if not self.final.get("stop"):
+            raise BackendError(f"the model server at {self.url} ended the stream mid-answer")
+        return _completion(self.final)
 
 
 def _completion(result: dict[str, Any]) -> Completion:

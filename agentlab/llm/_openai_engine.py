@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sized
 from contextlib import contextmanager
 from typing import Any
 
@@ -60,8 +60,8 @@ class OpenAIEngine:
         yield
 
     def tokenize(self, text: str) -> list[int]:
-        body = {"model": self.model, "prompt": text, "add_special_tokens": False}
-        return [int(t) for t in self._root.post("/tokenize", body)["tokens"]]
+        tokens = self._root.post("/tokenize", self._tokenize_request(text))["tokens"]
+        return [int(t) for t in tokens]
 
     def complete(
         self,
@@ -73,18 +73,40 @@ class OpenAIEngine:
         on_text: Callable[[str], Any] | None = None,
     ) -> Completion:
         if self.n_ctx:
-            prompt_tokens = len(self.tokenize(prompt))
-            if prompt_tokens + max_tokens > self.n_ctx:
-                raise ContextOverflowError(
-                    f"the prompt has {prompt_tokens} tokens and the answer may need "
-                    f"{max_tokens}, but {self.model} at {self.base_url} holds {self.n_ctx}"
-                )
+            self._check_fits(self.tokenize(prompt), max_tokens)
         body = self.request(prompt, schema=schema, max_tokens=max_tokens, temperature=temperature)
         started = time.perf_counter()
         if on_text is None:
             result = self._client.post("/completions", body)
             return completion_of(result, wall_ms=(time.perf_counter() - started) * 1000)
-        return self._stream(body, on_text, started)
+        stream = _Stream(started)
+        for event in self._client.stream("/completions", stream.request(body)):
+            if piece := stream.add(event):
+                on_text(piece)
+        return stream.completion()
+
+    async def acomplete(
+        self,
+        prompt: str,
+        *,
+        schema: str,
+        max_tokens: int,
+        temperature: float,
+        on_text: Callable[[str], Awaitable[Any]] | None = None,
+    ) -> Completion:
+        if self.n_ctx:
+            tokenized = await self._root.apost("/tokenize", self._tokenize_request(prompt))
+            self._check_fits(tokenized["tokens"], max_tokens)
+        body = self.request(prompt, schema=schema, max_tokens=max_tokens, temperature=temperature)
+        started = time.perf_counter()
+        if on_text is None:
+            result = await self._client.apost("/completions", body)
+            return completion_of(result, wall_ms=(time.perf_counter() - started) * 1000)
+        stream = _Stream(started)
+        async for event in self._client.astream("/completions", stream.request(body)):
+            if piece := stream.add(event):
+                await on_text(piece)
+        return stream.completion()
 
     def request(
         self, prompt: str, *, schema: str, max_tokens: int, temperature: float
@@ -98,24 +120,49 @@ class OpenAIEngine:
             "structured_outputs": {"json": json.loads(schema)},
         }
 
-    def _stream(
-        self, body: dict[str, Any], on_text: Callable[[str], Any], started: float
-    ) -> Completion:
-        body = {**body, "stream": True, "stream_options": {"include_usage": True}}
-        text, finish, usage, first_at = "", None, None, None
-        for event in self._client.stream("/completions", body):
-            for choice in event.get("choices") or []:
-                if choice.get("text"):
-                    first_at = first_at or time.perf_counter()
-                    text += choice["text"]
-                    on_text(choice["text"])
-                finish = choice.get("finish_reason") or finish
-            usage = event.get("usage") or usage
+    def _tokenize_request(self, text: str) -> dict[str, Any]:
+        return {"model": self.model, "prompt": text, "add_special_tokens": False}
+
+    def _check_fits(self, prompt_tokens: Sized, max_tokens: int) -> None:
+        if len(prompt_tokens) + max_tokens > self.n_ctx:
+            raise ContextOverflowError(
+                f"the prompt has {len(prompt_tokens)} tokens and the answer may need "
+                f"{max_tokens}, but {self.model} at {self.base_url} holds {self.n_ctx}"
+            )
+
+
+class _Stream:
+    """A streamed turn, event by event: its text, finish reason and usage, and when the first
+    text came (the end of prefill)."""
+
+    def __init__(self, started: float) -> None:
+        self.started = started
+        self.text, self.finish, self.usage = "", None, None
+        self.first_at: float | None = None
+
+    @staticmethod
+    def request(body: dict[str, Any]) -> dict[str, Any]:
+        return {**body, "stream": True, "stream_options": {"include_usage": True}}
+
+    def add(self, event: dict[str, Any]) -> str:
+        """Take in ``event``; return its new text."""
+        piece = ""
+        for choice in event.get("choices") or []:
+            if choice.get("text"):
+                self.first_at = self.first_at or time.perf_counter()
+                piece += choice["text"]
+            self.finish = choice.get("finish_reason") or self.finish
+        self.usage = event.get("usage") or self.usage
+        self.text += piece
+        return piece
+
+    def completion(self) -> Completion:
         ended = time.perf_counter()
-        first_at = first_at or ended
-        result = {"choices": [{"text": text, "finish_reason": finish}], "usage": usage or {}}
+        first_at = self.first_at or ended
+        result = {"choices": [{"text": self.text, "finish_reason": self.finish}],
+                  "usage": self.usage or {}}  # fmt: skip
         return completion_of(
-            result, wall_ms=(ended - first_at) * 1000, prefill_ms=(first_at - started) * 1000
+            result, wall_ms=(ended - first_at) * 1000, prefill_ms=(first_at - self.started) * 1000
         )
 
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
 from typing import Any
 
-from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
@@ -20,7 +22,7 @@ from agentlab.config import Settings
 from agentlab.errors import RunError
 from agentlab.llm._backend import engine_for_backend
 from agentlab.llm._engine import LlamaEngine
-from agentlab.llm.engine import Completion, Engine
+from agentlab.llm.engine import AsyncEngine, Completion, Engine
 from agentlab.llm.protocol import (
     Mode,
     ToolSpec,
@@ -117,32 +119,63 @@ class LlamaChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        if self.side_calls:
-            with self.engine.keeping_cache():
-                return self._reply(messages, run_manager, **kwargs)
-        return self._reply(messages, run_manager, **kwargs)
+        options = self._options(run_manager.on_llm_new_token if run_manager else None)
+        steps = self._reply(messages, **kwargs)
+        with self._cache_scope():
+            ask = next(steps)
+            while True:
+                turn = self.engine.complete(ask.prompt, schema=ask.schema, **options)
+                try:
+                    ask = steps.send(turn)
+                except StopIteration as done:
+                    return done.value  # type: ignore[no-any-return]
 
-    def _reply(
+    async def _agenerate(
         self,
         messages: list[BaseMessage],
-        run_manager: CallbackManagerForLLMRun | None,
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
+        """On an :class:`~agentlab.llm.AsyncEngine` the turns are awaited on the event loop;
+        on another engine they run in a worker thread (LangChain's default)."""
+        engine = self.engine
+        if not isinstance(engine, AsyncEngine):
+            return await super()._agenerate(messages, stop, run_manager, **kwargs)
+        options = self._options(run_manager.on_llm_new_token if run_manager else None)
+        steps = self._reply(messages, **kwargs)
+        with self._cache_scope():
+            ask = next(steps)
+            while True:
+                turn = await engine.acomplete(ask.prompt, schema=ask.schema, **options)
+                try:
+                    ask = steps.send(turn)
+                except StopIteration as done:
+                    return done.value  # type: ignore[no-any-return]
+
+    def _options(self, on_text: Any) -> dict[str, Any]:
+        return {"max_tokens": self.max_tokens, "temperature": self.temperature, "on_text": on_text}
+
+    def _cache_scope(self) -> AbstractContextManager[None]:
+        return self.engine.keeping_cache() if self.side_calls else nullcontext()
+
+    def _reply(self, messages: list[BaseMessage], **kwargs: Any) -> _Steps:
+        """The reply to ``messages`` as the turns it asks the engine for (each ``yield`` gets
+        the turn's :class:`~agentlab.llm.Completion`), so one logic serves both drivers."""
         tools = [ToolSpec.from_openai(tool) for tool in kwargs.get("tools") or []]
         if self.structured and len(tools) == 1:
-            return self._structured(messages, tools[0], run_manager)
+            return (yield from self._structured(messages, tools[0]))
         mode = _mode(kwargs.get("tool_choice"))
         prompt = render_prompt(messages, tools)
-        on_text = run_manager.on_llm_new_token if run_manager else None
-        turns = [self._turn(prompt, tools, mode, on_text)]
+        turns = [(yield _ask(prompt, tools, mode))]
         message = parse_turn(turns[0].text)
         if mode == "auto" and _cut_off(turns[0]):
             # a runaway turn (an argument that counts on and on) is not an answer: ask for one
-            turns.append(self._turn(prompt, tools, "answer", on_text))
+            turns.append((yield _ask(prompt, tools, "answer")))
             message = parse_turn(turns[-1].text)
             message.response_metadata["cut_off_retry"] = True
         elif message.tool_calls and mode == "auto" and _repeats(message, messages):
-            turns.append(self._turn(prompt, tools, "answer", on_text))
+            turns.append((yield _ask(prompt, tools, "answer")))
             message = parse_turn(turns[-1].text)
             message.response_metadata["loop_breaker"] = True
         if _cut_off(turns[-1]):
@@ -153,23 +186,11 @@ class LlamaChatModel(BaseChatModel):
         _attach_usage(message, turns, self.engine.name)
         return ChatResult(generations=[ChatGeneration(message=message)])
 
-    def _structured(
-        self,
-        messages: list[BaseMessage],
-        tool: ToolSpec,
-        run_manager: CallbackManagerForLLMRun | None,
-    ) -> ChatResult:
+    def _structured(self, messages: list[BaseMessage], tool: ToolSpec) -> _Steps:
         """``with_structured_output``: the object itself under its schema's grammar, returned as
         a call of the schema-as-tool (what LangChain's output parsers read)."""
         prompt = render_structured_prompt(messages, tool)
-        on_text = run_manager.on_llm_new_token if run_manager else None
-        turn = self.engine.complete(
-            prompt,
-            schema=json.dumps(structured_schema(tool)),
-            max_tokens=self.max_tokens,
-            temperature=self.temperature,
-            on_text=on_text,
-        )
+        turn = yield _Ask(prompt, json.dumps(structured_schema(tool)))
         try:
             args = json.loads(turn.text, strict=False)
         except json.JSONDecodeError:  # cut off at max_tokens: let the parser report it
@@ -180,14 +201,20 @@ class LlamaChatModel(BaseChatModel):
         _attach_usage(message, [turn], self.engine.name)
         return ChatResult(generations=[ChatGeneration(message=message)])
 
-    def _turn(self, prompt: str, tools: Sequence[ToolSpec], mode: Mode, on_text: Any) -> Completion:
-        return self.engine.complete(
-            prompt,
-            schema=json.dumps(action_schema(tools, mode)),
-            max_tokens=self.max_tokens,
-            temperature=self.temperature,
-            on_text=on_text,
-        )
+
+@dataclass(frozen=True)
+class _Ask:
+    """A turn the reply needs: the rendered prompt and the JSON schema its text must match."""
+
+    prompt: str
+    schema: str
+
+
+_Steps = Generator[_Ask, Completion, ChatResult]
+
+
+def _ask(prompt: str, tools: Sequence[ToolSpec], mode: Mode) -> _Ask:
+    return _Ask(prompt, json.dumps(action_schema(tools, mode)))
 
 
 def _mode(tool_choice: object) -> Mode:

@@ -4,17 +4,19 @@ The chat model renders prompts, builds the JSON schema of each turn and parses t
 engine only completes a prompt under a schema, tokenizes, and keeps its prefix cache. llama.cpp
 in-process (:class:`~agentlab.llm.LlamaEngine`) is one engine; a server backend (llama.cpp's
 ``llama-server``, an OpenAI-compatible server) is another, sending the schema as its grammar or
-structured-output field. ``agentlab.testing.ScriptedEngine`` replays scripted turns.
+structured-output field. ``agentlab.testing.ScriptedEngine`` replays scripted turns. An engine
+that can wait for a turn without holding a thread (the server backends) is also an
+:class:`AsyncEngine`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["Completion", "Engine"]
+__all__ = ["AsyncEngine", "Completion", "Engine"]
 
 
 @dataclass(frozen=True)
@@ -66,4 +68,22 @@ class Engine(Protocol):
     def keeping_cache(self) -> AbstractContextManager[None]:
         """A block for side calls (a summary, a verdict): the calls inside it leave the cached
         prefix of the conversation as it was before the block."""
+        ...
+
+
+@runtime_checkable
+class AsyncEngine(Engine, Protocol):
+    """An engine whose turns can also be awaited: ``await model.ainvoke(...)`` then waits on the
+    event loop instead of in a worker thread, so one process drives many conversations."""
+
+    async def acomplete(
+        self,
+        prompt: str,
+        *,
+        schema: str,
+        max_tokens: int,
+        temperature: float,
+        on_text: Callable[[str], Awaitable[Any]] | None = None,
+    ) -> Completion:
+        """``complete``, awaited; ``on_text`` is awaited with each piece of text."""
         ...

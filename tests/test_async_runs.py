@@ -1,0 +1,173 @@
+"""``ainvoke`` and ``astream`` end to end on a server backend (a real local HTTP server with
+scripted turns): the model's turns are awaited with the async HTTP client, never in a thread;
+one process has many conversations in flight at once, each on its own slot; checkpoints are
+kept in the settings' store as with ``invoke``, and memory recalls and records as it does.
+Every other pattern runs with ``ainvoke`` too (its nodes in LangGraph's worker threads)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fake_server import answer as server_answer
+from fake_server import llama_server, serving
+from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+from langgraph.checkpoint.memory import InMemorySaver
+
+from agentlab import build_agent
+from agentlab.config import load_settings
+from agentlab.graphs import AgentSpec, MemoryHook
+from agentlab.graphs.react import build_react_agent
+from agentlab.graphs.reflexion import expect_all
+from agentlab.llm import HttpEngine, LlamaChatModel
+from agentlab.llm._http_engine import slot_for
+from agentlab.memory import EPISODE, AgentMemory, MemoryFilter
+from agentlab.testing import HashEmbeddings, ScriptedChatModel, answer, call
+from agentlab.tools import tool
+
+SLOTS = 4
+
+
+@tool
+def owner(database: str) -> str:
+    """Who owns a database."""
+    return f"{database} is owned by Priya"
+
+
+class ScriptedTurns:
+    """``/completion`` replies that call ``owner`` and then answer from its observation, each
+    after ``delay_s``; counts the requests in flight and records each one's prompt and slot."""
+
+    def __init__(self, delay_s: float = 0.0) -> None:
+        self.delay_s = delay_s
+        self.lock = threading.Lock()
+        self.in_flight = self.most_in_flight = 0
+        self.seen: list[tuple[str, int]] = []
+
+    def __call__(self, body: dict[str, Any]) -> Any:
+        with self.lock:
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+            self.seen.append((body["prompt"], body["id_slot"]))
+        time.sleep(self.delay_s)
+        with self.lock:
+            self.in_flight -= 1
+        if "Observation from owner:" in body["prompt"]:
+            turn = {"thought": "The observation names the owner.", "answer": "Priya owns it."}
+        else:
+            database = body["prompt"].rsplit("Who owns ", 1)[1].split("?")[0]
+            turn = {"thought": "Look it up.", "tool": "owner", "args": {"database": database}}
+        return server_answer(json.dumps(turn), stream=bool(body.get("stream")))
+
+
+def _no_threaded_turns(*args: Any, **kwargs: Any) -> Any:
+    raise AssertionError("a turn went through the thread-bound client")
+
+
+def _config(thread_id: str) -> Any:
+    return {"configurable": {"thread_id": thread_id}}
+
+
+def _task(n: int) -> dict[str, Any]:
+    return {"messages": [HumanMessage(f"Who owns db-{n}?")]}
+
+
+def test_many_conversations_at_once_each_on_its_slot_with_checkpoints_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake, turns = llama_server(slots=SLOTS), ScriptedTurns(delay_s=0.4)
+    fake.routes["/completion"] = turns
+    monkeypatch.setattr(HttpEngine, "complete", _no_threaded_turns)
+    with serving(fake):
+        settings = load_settings(home=tmp_path, memory=False, backend=fake.url)
+        graph = build_agent("react", [owner], settings=settings)
+
+        async def all_at_once() -> list[Any]:
+            runs = (graph.ainvoke(_task(n), _config(f"thread-{n}")) for n in range(SLOTS))
+            return await asyncio.gather(*runs)
+
+        results = asyncio.run(all_at_once())
+        saved = [graph.get_state(_config(f"thread-{n}")).values for n in range(SLOTS)]
+    assert [r["messages"][-1].text for r in results] == ["Priya owns it."] * SLOTS
+    for values in saved:  # written by the async path, read back by the sync one
+        kinds = [type(m) for m in values["messages"]]
+        assert kinds == [HumanMessage, AIMessage, ToolMessage, AIMessage]
+    assert turns.most_in_flight >= 2  # conversations overlapped in one process
+    assert len(turns.seen) == 2 * SLOTS
+    for prompt, slot in turns.seen:
+        n = int(prompt.rsplit("Who owns db-", 1)[1].split("?")[0])
+        assert slot == slot_for(f"thread-{n}", SLOTS)
+
+
+def test_astream_yields_each_node_as_it_finishes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = llama_server(slots=2)
+    fake.routes["/completion"] = ScriptedTurns()
+    monkeypatch.setattr(HttpEngine, "complete", _no_threaded_turns)
+    with serving(fake):
+        settings = load_settings(home=tmp_path, memory=False, backend=fake.url)
+        graph = build_agent("react", [owner], settings=settings)
+
+        async def stream() -> list[dict[str, Any]]:
+            return [u async for u in graph.astream(_task(7), _config("t"), stream_mode="updates")]
+
+        updates = asyncio.run(stream())
+    assert [next(iter(u)) for u in updates] == ["agent", "tools", "agent"]
+    assert updates[1]["tools"]["messages"][0].text == "db-7 is owned by Priya"
+    assert updates[-1]["agent"]["messages"][0].text == "Priya owns it."
+
+
+def test_memory_recalls_and_records_on_async_runs(tmp_path: Path) -> None:
+    fake = llama_server(slots=2)
+    fake.routes["/completion"] = turns = ScriptedTurns()
+    memory = AgentMemory.open(tmp_path, HashEmbeddings())
+    memory.note_request("Remember: db-3 moved to the Oslo region")
+    with serving(fake):
+        model = LlamaChatModel(engine=HttpEngine(fake.url))
+        spec = AgentSpec(model, [owner], checkpointer=InMemorySaver(), memory=MemoryHook(memory))
+        state = asyncio.run(build_react_agent(spec).ainvoke(_task(3), _config("t-mem")))
+    assert state["messages"][-1].text == "Priya owns it."
+    assert all("db-3 moved to the Oslo region" in prompt for prompt, _ in turns.seen)
+    (episode,) = memory.store.list(MemoryFilter(kind=EPISODE))
+    assert "Who owns db-3?" in episode.text and episode.metadata.get("thread") == "t-mem"
+
+
+FACT_TURNS = {  # pattern: scripted turns of a run that looks the owner up and answers
+    "plan-execute": [
+        call("Plan", steps=["Find the owner of db-1"]),
+        call("owner", database="db-1"),
+        answer("Priya"),
+        call("Replan", answer="Priya owns it.", steps=[]),
+    ],
+    "rewoo": [
+        call("Plan", steps=[{"id": "E1", "tool": "owner", "args": {"database": "db-1"}}]),
+        call("Answer", answer="Priya owns it."),
+    ],
+    "multi-agent": [
+        call("Route", next="researcher", instruction="Find the owner of db-1", answer=""),
+        call("owner", database="db-1"),
+        answer("Priya"),
+        call("Route", next="FINISH", instruction="", answer="Priya owns it."),
+    ],
+    "reflexion": [call("owner", database="db-1"), answer("Priya owns it.")],
+}
+
+
+@pytest.mark.parametrize("pattern", sorted(FACT_TURNS))
+def test_every_pattern_runs_with_ainvoke_on_the_settings_checkpoints(
+    pattern: str, tmp_path: Path, database: str | None
+) -> None:
+    model = ScriptedChatModel(turns=FACT_TURNS[pattern])
+    settings = load_settings(home=tmp_path, memory=False, database_url=database)
+    options: dict[str, Any] = {"checker": expect_all("Priya")} if pattern == "reflexion" else {}
+    graph = build_agent(pattern, [owner], settings=settings, model=model, **options)
+    state = asyncio.run(graph.ainvoke(_task(1), _config(f"t-{pattern}")))
+    assert state["messages"][-1].text == "Priya owns it."
+    saved = graph.get_state(_config(f"t-{pattern}")).values
+    assert saved["messages"][-1].text == "Priya owns it."
