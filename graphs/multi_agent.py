@@ -200,13 +200,14 @@ def _check_team(team: Sequence[Specialist], where: str = "team") -> None:
 
 
 class Route(BaseModel):
-    """The supervisor's decision: who acts next, or the final answer."""
+    """The supervisor's decision: who acts next, or the final answer. The instruction comes
+    first, so the model says what is still to be done before it picks who does it."""
 
-    next: str = Field(
-        description=f"the specialist who acts now, or {FINISH} when the reports answer the task"
-    )
     instruction: str = Field(
         description="what that specialist must do, with the facts it needs; empty to finish"
+    )
+    next: str = Field(
+        description=f"the specialist who acts now, or {FINISH} when the reports answer the task"
     )
     answer: str = Field(description=f"the final answer for the user when next is {FINISH}")
 
@@ -227,6 +228,10 @@ def route_model(names: Sequence[str]) -> type[Route]:
 
 _SUPERVISOR_PROMPT = """You lead a team of specialists:
 {team}
+Facts about specific companies, people, products, places or documents, live data, and every \
+calculation or conversion come only from the specialists' tools: hand such a task to the \
+specialist whose tools fit, and answer only with what the reports say, never from your own \
+knowledge. Common knowledge, translations and writing need no specialist: finish at once.
 Give the user's task to one specialist at a time. Tell them exactly what to do and include the \
 facts from earlier reports that they need. A task that asks several things needs a report \
 for each. When the reports answer every part of the task, set next to {finish} and write the \
@@ -280,7 +285,10 @@ def _supervisor(
 ) -> Callable[..., Command[str]]:
     names = [member.name for member in team]
     router = model.with_structured_output(route_model(names), include_raw=True)
-    roster = "\n".join(f"- {member.name}: {member.description}" for member in team)
+    roster = "\n".join(
+        f"- {member.name}: {member.description} (tools: {', '.join(t.name for t in member.tools)})"
+        for member in team
+    )
     system = SystemMessage(_SUPERVISOR_PROMPT.format(team=roster, finish=FINISH))
 
     def supervise(state: MultiAgentState) -> Command[str]:

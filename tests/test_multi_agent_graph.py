@@ -116,7 +116,9 @@ def test_the_route_schema_is_a_tool_named_route_restricted_to_the_team() -> None
     schema = convert_to_openai_tool(route_model(["researcher", "analyst"]))["function"]
     assert schema["name"] == "Route"
     assert schema["parameters"]["properties"]["next"]["enum"] == ["researcher", "analyst", "FINISH"]
-    assert schema["parameters"]["required"] == ["next", "instruction", "answer"]
+    # in this order under the grammar: what is still to be done, then who does it
+    assert schema["parameters"]["required"] == ["instruction", "next", "answer"]
+    assert list(schema["parameters"]["properties"]) == ["instruction", "next", "answer"]
     model = ScriptedChatModel(turns=[])
     build_multi_agent(AgentSpec(model, TOOLS))
     assert model.bound_tools == ["Route"]  # the supervisor's structured output
@@ -212,6 +214,9 @@ def test_the_supervisor_routes_to_specialists_with_their_own_tools_and_finishes(
     # the lookup's result reached the researcher, whose report reached the supervisor
     assert "founded in 1998" in model.seen[2][-1].text
     assert isinstance(model.seen[2][-1], ToolMessage)
+    roster = model.seen[0][0].text  # the supervisor knows who holds which tools
+    assert "- researcher: looks facts up (tools: lookup, get_weather)" in roster
+    assert "- analyst: computes and converts numbers (tools: calculator, convert_units)" in roster
     supervisor_view = model.seen[3][-1].text
     assert "Look up Norwind Labs" in supervisor_view
     assert "Norwind Labs was founded in 1998." in supervisor_view
