@@ -1,9 +1,11 @@
 """The real ``llama-server`` (``make server``) with the real 0.5B model: ``serve-model`` starts
 and stops it, the grammar-bound protocol runs over it, an agent run reuses its slot's prefix,
-and a server killed mid-answer fails the run, whose thread resumes once it is back."""
+a server killed mid-answer fails the run, whose thread resumes once it is back, and threads in
+flight at once keep to their own conversations."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -194,3 +196,33 @@ def _generating(url: str) -> bool:
         slot.get("is_processing") and (slot.get("next_token") or [{}])[0].get("n_decoded", 0) > 0
         for slot in slots
     )
+
+
+def test_threads_at_once_each_answer_their_own_task(
+    server: dict[str, object], tmp_path: Path
+) -> None:
+    """Four conversations in flight on two slots (two share each slot), with ``ainvoke``:
+    every one calls its tool for its own city and answers about it alone. With llama-server's
+    cross-slot RAM prompt cache on, conversations answered each other's tasks."""
+    from langchain_core.messages import HumanMessage
+
+    from agentlab import build_agent, load_settings
+
+    cities = ["Oslo", "Tokyo", "Cairo", "Chicago"]
+    settings = load_settings(home=tmp_path, memory=False, backend=str(server["url"]))
+    graph = build_agent("react", TOOLS, settings=settings)
+
+    async def all_at_once() -> list[dict[str, object]]:
+        runs = [graph.ainvoke({"messages": [HumanMessage(f"What is the weather like in {city} "
+                                                         "right now?")]},
+                              {"configurable": {"thread_id": f"city-{city}"}})
+                for city in cities]  # fmt: skip
+        return await asyncio.gather(*runs)
+
+    for city, state in zip(cities, asyncio.run(all_at_once()), strict=True):
+        messages = state["messages"]
+        calls = [c for m in messages for c in getattr(m, "tool_calls", [])]
+        assert calls and calls[0]["args"]["city"].lower() == city.lower(), (city, calls)
+        answer = messages[-1].text
+        others = [other for other in cities if other != city and other.lower() in answer.lower()]
+        assert not others, (city, answer)

@@ -2,12 +2,11 @@
 
 The server runs the settings' model with ``parallel`` slots of ``n_ctx`` tokens each, on
 127.0.0.1 only. Its flags match the in-process engine: the same KV cache types, extra weight
-buffers off where they crash (``--no-repack`` on AMX CPUs), and prompt caching per slot. With
-unified KV (``-kvu``, where the build has it) the slots share one KV pool of ``parallel x
-n_ctx`` cells, each capped at ``n_ctx``; idle slots keep their cells (``--no-cache-idle-slots``)
-so a conversation finds its prefix in its slot at its next turn, and the server's RAM prompt
-cache brings a prefix back after another prompt took its slot. The pid, URL and flags are kept
-in ``$AGENTLAB_HOME/llama-server.json`` and its log in ``llama-server.log`` beside it.
+buffers off where they crash (``--no-repack`` on AMX CPUs), and prompt caching per slot: each
+slot keeps its own cells, so a conversation finds its prefix in its slot at its next turn. The
+prompt cache in RAM that llama-server shares across slots is off (``--cache-ram 0``): under
+concurrent load it restored one conversation's cells into another's slot. The pid, URL and
+flags are kept in ``$AGENTLAB_HOME/llama-server.json`` and its log in ``llama-server.log``.
 """
 
 from __future__ import annotations
@@ -85,12 +84,14 @@ def server_args(
         "--slot-save-path", str(settings.home / "slots"), "--metrics",
         "--seed", str(settings.seed),
     ]  # fmt: skip
-    if "--kv-unified-per-slot" in flags:  # one pool of parallel x n_ctx cells, n_ctx per slot
-        args += ["-kvu", "--kv-unified-per-slot", str(settings.n_ctx)]
-    if "--no-cache-idle-slots" in flags:  # else idle slots are cleared whenever another starts
-        args.append("--no-cache-idle-slots")
-    else:  # a slot gets ctx / parallel cells
-        args += ["-c", str(settings.n_ctx * parallel)]
+    # Each slot its own n_ctx cells, and no prompt cache in RAM shared across slots: with it,
+    # concurrent conversations answered each other's questions (its cached cells were restored
+    # into another conversation's slot; llama.cpp issue 27148, measured in bench/serve_bench.py).
+    args += ["-c", str(settings.n_ctx * parallel)]
+    if "--no-kv-unified" in flags:
+        args.append("--no-kv-unified")
+    if "--cache-ram" in flags:
+        args += ["--cache-ram", "0"]
     if settings.n_gpu_layers:
         args += ["-ngl", str(settings.n_gpu_layers)]
     if not extra_buffers_enabled(settings.cpu_extra_buffers):
