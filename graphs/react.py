@@ -56,12 +56,13 @@ def _spent(messages: Sequence[BaseMessage]) -> tuple[int, int]:
 
 @dataclass(frozen=True)
 class _Turn:
-    """A model turn about to be taken: the run's clock, the tool calls made so far, and the
-    context window's view of the messages."""
+    """A model turn about to be taken: the run's clock, the tool calls made so far, the
+    context window's view of the messages, and the model bound to the tools offered."""
 
     clock: RunClock
     made: int
     prepared: Prepared
+    model: Runnable[Any, BaseMessage]
 
 
 class _ReactNodes:
@@ -89,17 +90,17 @@ class _ReactNodes:
         turn = self._prepare(state)
         if isinstance(turn, dict):
             return turn
-        response = self.bound_for_this_turn().invoke(turn.prepared.messages)
+        response = turn.model.invoke(turn.prepared.messages)
         return self._settle(state, turn, response)
 
     async def aagent(self, state: ReactState) -> dict[str, Any]:
         """``agent`` for ``ainvoke``/``astream``: the model turn is awaited (on the event loop
-        with a server backend); preparing the context counts tokens and may summarize, so it
-        runs in a worker thread."""
+        with a server backend); preparing the turn counts tokens, may summarize and reads the
+        tool statistics, so it runs in a worker thread."""
         turn = await asyncio.to_thread(self._prepare, state)
         if isinstance(turn, dict):
             return turn
-        response = await self.bound_for_this_turn().ainvoke(turn.prepared.messages)
+        response = await turn.model.ainvoke(turn.prepared.messages)
         return self._settle(state, turn, response)
 
     def _prepare(self, state: ReactState) -> _Turn | dict[str, Any]:
@@ -115,7 +116,8 @@ class _ReactNodes:
             return {"clock": clock, "error": stop}
         recalled = state.get("recalled", "")
         head = [*self.preamble, SystemMessage(recalled)] if recalled else self.preamble
-        return _Turn(clock, made, self.window.prepare(messages, state.get("context"), head))
+        prepared = self.window.prepare(messages, state.get("context"), head)
+        return _Turn(clock, made, prepared, self.bound_for_this_turn())
 
     def _settle(self, state: ReactState, turn: _Turn, response: BaseMessage) -> dict[str, Any]:
         """The update after the model's turn: its message, or why the run stops here."""

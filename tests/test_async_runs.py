@@ -171,3 +171,17 @@ def test_every_pattern_runs_with_ainvoke_on_the_settings_checkpoints(
     assert state["messages"][-1].text == "Priya owns it."
     saved = graph.get_state(_config(f"t-{pattern}")).values
     assert saved["messages"][-1].text == "Priya owns it."
+
+
+def test_react_turns_never_block_the_event_loop(tmp_path: Path) -> None:
+    """What LangGraph's server checks (blockbuster): no file, database or socket call on the
+    event loop's thread, with the settings' tool statistics, journal and SQLite checkpoints."""
+    blockbuster = pytest.importorskip("blockbuster")
+    fake = llama_server(slots=2)
+    fake.routes["/completion"] = ScriptedTurns()
+    with serving(fake):
+        settings = load_settings(home=tmp_path, memory=False, backend=fake.url)
+        graph = build_agent("react", [owner], settings=settings)
+        with blockbuster.blockbuster_ctx():
+            state = asyncio.run(graph.ainvoke(_task(5), _config("t-loop")))
+    assert state["messages"][-1].text == "Priya owns it."

@@ -19,7 +19,7 @@ from pathlib import PurePath
 from typing import Any
 
 from agentlab.errors import BackendError, ContextOverflowError
-from agentlab.llm._grammar import gbnf
+from agentlab.llm._grammar import converter, gbnf
 from agentlab.llm._http import PROBE_TIMEOUT_S, ServerClient, current_thread_id
 from agentlab.llm.engine import Completion
 
@@ -54,6 +54,7 @@ class HttpEngine:
                 "for an OpenAI-compatible server use --backend openai+URL"
             ) from None
         self._name = PurePath(str(props.get("model_path") or "llama-server")).name
+        converter()  # imported now, not on an event loop at the first awaited turn
 
     @property
     def name(self) -> str:
