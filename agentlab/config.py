@@ -75,6 +75,15 @@ class Settings(BaseSettings):
         default=True,
         description="keep the prompt head's KV cells on disk so a new process skips its prefill",
     )
+    lookup_tokens: int = Field(
+        default=4, ge=0, le=32, description="prompt-lookup guesses checked per decode step; 0 = off"
+    )
+    cascade_margin: float = Field(
+        default=1.0,
+        ge=0,
+        description="--model auto: the fast model keeps a turn whose tool "
+        "choice it made by at least this many logits",
+    )
     flash_attn: bool | None = Field(
         default=None, description="flash attention; unset = on exactly when V is quantized"
     )

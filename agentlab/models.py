@@ -20,7 +20,16 @@ from pathlib import Path
 from agentlab.config import DEFAULT_MODEL, FAST_MODEL
 from agentlab.errors import ModelFileError, ModelNotFoundError, ModelPullError
 
-__all__ = ["KNOWN_MODELS", "Chunk", "ModelSpec", "Progress", "pull", "resolve_model"]
+__all__ = [
+    "AUTO_MODEL",
+    "KNOWN_MODELS",
+    "Chunk",
+    "ModelSpec",
+    "Progress",
+    "pull",
+    "resolve_cascade",
+    "resolve_model",
+]
 
 Progress = Callable[[int, int, str], None]
 """Called as ``progress(done_bytes, total_bytes, what)`` while pulling."""
@@ -77,8 +86,14 @@ KNOWN_MODELS: dict[str, ModelSpec] = {
 }
 
 
+AUTO_MODEL = "auto"  # the fast model for turns it is sure of, the default model for the rest
+
+
 def resolve_model(name_or_path: str, model_dir: Path) -> Path:
-    """Return the GGUF path for a known model name or an existing file path."""
+    """Return the GGUF path for a known model name or an existing file path; for ``auto``, the
+    default model's (the one that answers when the fast model is not sure)."""
+    if name_or_path == AUTO_MODEL:
+        name_or_path = DEFAULT_MODEL
     spec = KNOWN_MODELS.get(name_or_path)
     if spec is not None:
         path = spec.path_in(model_dir)
@@ -93,7 +108,24 @@ def resolve_model(name_or_path: str, model_dir: Path) -> Path:
         return path
     known = ", ".join(sorted(KNOWN_MODELS))
     raise ModelNotFoundError(
-        f"model {name_or_path!r} is neither a known model ({known}) nor an existing GGUF file"
+        f"model {name_or_path!r} is neither a known model ({known}, or {AUTO_MODEL} for both) "
+        "nor an existing GGUF file"
+    )
+
+
+def resolve_cascade(model_dir: Path) -> tuple[Path, Path]:
+    """The fast and the default model's paths, for ``--model auto``, which needs both."""
+    missing = [
+        n for n in (FAST_MODEL, DEFAULT_MODEL) if not KNOWN_MODELS[n].path_in(model_dir).is_file()
+    ]
+    if missing:
+        raise ModelNotFoundError(
+            f"--model auto needs both {FAST_MODEL} and {DEFAULT_MODEL}, but "
+            f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not downloaded; "
+            "run `agentlab models pull --all`"
+        )
+    return KNOWN_MODELS[FAST_MODEL].path_in(model_dir), KNOWN_MODELS[DEFAULT_MODEL].path_in(
+        model_dir
     )
 
 

@@ -102,6 +102,7 @@ class Tracer(BaseCallbackHandler):
             self.usage.model_calls += 0 if summary else 1
         self.event(
             "summary_call" if summary else "model_call",
+            model=meta.get("model_name"),
             prompt_tokens=prompt,
             reused_prompt_tokens=reused,
             completion_tokens=completion,

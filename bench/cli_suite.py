@@ -7,10 +7,11 @@ AGENTLAB_HOME, as they would for one user (with memory on, later tasks recall ea
 further flags go to `agentlab run`.
 
     .venv/bin/python bench/cli_suite.py SUITE.jsonl MODULE:ATTR [--pattern react] \\
-        [--model NAME] [--out report.json] [--env-b KEY=VALUE ...] [--no-memory ...]
+        [--model NAME] [--out report.json] [--env-a KEY=VALUE ...] [--env-b KEY=VALUE ...]
+        [--no-memory ...]
 
-With --env-b each task also runs with those environment variables, right after the plain run
-(a separate home each), and the report compares the two.
+With --env-b each task also runs with those environment variables, right after the run with
+--env-a's (a separate home each), and the report compares the two.
 """
 
 from __future__ import annotations
@@ -73,10 +74,12 @@ def main() -> None:
     parser.add_argument("--pattern", default="react")
     parser.add_argument("--model", default=None)
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--env-a", action="append", default=[], metavar="KEY=VALUE",
+                        help="run each task with these variables")  # fmt: skip
     parser.add_argument("--env-b", action="append", default=[], metavar="KEY=VALUE",
                         help="also run each task with these variables (side by side)")  # fmt: skip
     args, flags = parser.parse_known_args()
-    configs = {"a": dict[str, str]()}
+    configs = {"a": dict(pair.split("=", 1) for pair in args.env_a)}
     if args.env_b:
         configs["b"] = dict(pair.split("=", 1) for pair in args.env_b)
     rows: dict[str, list[dict[str, Any]]] = {name: [] for name in configs}
@@ -93,7 +96,7 @@ def main() -> None:
                       file=sys.stderr)  # fmt: skip
     report: dict[str, Any] = {
         "suite": str(args.suite), "pattern": args.pattern, "model": args.model or "default",
-        "flags": flags, **summary(rows["a"]),
+        "flags": flags, "env": configs["a"], **summary(rows["a"]),
     }  # fmt: skip
     if "b" in configs:
         b = summary(rows["b"])

@@ -2,6 +2,9 @@
 
     .venv/bin/python bench/patterns_bench.py [--out docs/patterns_bench.json] [PATTERN:SUITE ...]
 
+SUITE is a name under examples/suites/ or a .jsonl path; PATTERN:SUITE:MODULE:ATTR names the
+tools (the demo tools otherwise).
+
 Writes one JSON report per (pattern, suite) as it goes; reflexion's pass@1 is the share of
 tasks whose first trial passed (from each run's `extra`).
 """
@@ -25,11 +28,12 @@ RUNS = [
 TOOLS = "agentlab.tools.demo:TOOLS"
 
 
-def run(pattern: str, suite: str) -> dict[str, Any]:
+def run(pattern: str, suite: str, tools: str = TOOLS) -> dict[str, Any]:
+    path = suite if suite.endswith(".jsonl") else f"examples/suites/{suite}.jsonl"
     with tempfile.TemporaryDirectory() as home:
         done = subprocess.run(
-            [sys.executable, "-m", "agentlab", "eval", f"examples/suites/{suite}.jsonl",
-             "--pattern", pattern, "--tools", TOOLS, "--json"],
+            [sys.executable, "-m", "agentlab", "eval", path,
+             "--pattern", pattern, "--tools", tools, "--json"],
             env={**os.environ, "AGENTLAB_HOME": home}, capture_output=True, text=True,
             check=True,
         )  # fmt: skip
@@ -42,6 +46,10 @@ def run(pattern: str, suite: str) -> dict[str, Any]:
         "total": report["total"],
         "mean_steps": report["mean_steps"],
         "tokens": report["usage"]["prompt_tokens"] + report["usage"]["completion_tokens"],
+        "model_calls": sum(r["model_calls"] for r in rows),
+        "prompt_tokens": report["usage"]["prompt_tokens"],
+        "completion_tokens": report["usage"]["completion_tokens"],
+        "median_task_s": report["median_wall_s"],
         "wall_s": report["wall_s"],
     }
     if pattern == "reflexion":
@@ -57,8 +65,8 @@ def main() -> None:
     args = parser.parse_args()
     results: list[dict[str, Any]] = []
     for item in args.runs:
-        pattern, suite = item.split(":")
-        results.append(run(pattern, suite))
+        pattern, suite, *tools = item.split(":", 2)
+        results.append(run(pattern, suite, *tools))
         print(json.dumps(results[-1]["summary"]), flush=True)
         args.out.write_text(json.dumps(results, indent=2) + "\n")
 

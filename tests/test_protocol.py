@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import math
 
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
 
 from agentlab.llm.protocol import (
     ToolSpec,
     action_schema,
+    branch_margin,
     by_relevance,
     parse_turn,
     render_prompt,
@@ -175,3 +177,26 @@ def test_a_structured_output_prompt_names_the_fields_and_leaves_out_the_tool_pro
     assert "Observation" not in prompt and "Varden" not in prompt
     assert prompt.endswith("<|im_start|>user\nDo X<|im_end|>\n<|im_start|>assistant\n")
     assert structured_schema(plan)["properties"]["title"]["maxLength"] == 300
+
+
+def test_the_branch_margin_is_the_least_margin_between_thought_and_tool_name() -> None:
+    text = '{"thought": "a \\"quoted\\" word", "tool": "calc", "args": {"x": 1}}'
+    branch_start = text.index(', "tool"')
+    name_end = text.index(', "args"')
+    choices = [(2, 0.1), (branch_start, 3.0), (name_end - 2, 0.7), (name_end + 5, 0.05)]
+    assert branch_margin(text, choices) == 0.7  # the thought's and the args' choices do not count
+
+
+def test_an_answer_turns_branch_ends_where_its_text_begins() -> None:
+    text = '{"thought": "known", "answer": "Hello"}'
+    start = text.index('"Hello')
+    assert branch_margin(text, [(start - 5, 2.5), (start + 2, 0.01)]) == 2.5
+
+
+def test_no_branch_margin_before_the_branch_is_written() -> None:
+    assert branch_margin('{"verdict": "pass"}', [(3, 0.2)]) is None
+    assert branch_margin('{"thought": "t", "tool": "calc', [(16, 0.2)]) is None  # name unfinished
+
+
+def test_a_branch_the_grammar_forced_is_infinitely_sure() -> None:
+    assert branch_margin('{"thought": "t", "answer": "a"}', [(1, 0.3)]) == math.inf

@@ -31,7 +31,12 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="print one JSON object on 
 ToolsOpt = Annotated[
     str | None, typer.Option("--tools", help="MODULE:ATTR[,MODULE:ATTR...]: functions or tools")
 ]
-ModelOpt = Annotated[str | None, typer.Option("--model", help="known model name or GGUF path")]
+ModelOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--model", help="known model name, GGUF path, or auto (fast model where it is sure)"
+    ),
+]
 TraceOpt = Annotated[Path | None, typer.Option("--trace", help="JSON-lines trace file")]
 StepsOpt = Annotated[int | None, typer.Option("--max-steps", help="model turns per run", min=1)]
 CtxOpt = Annotated[int | None, typer.Option("--ctx", help="context window in tokens", min=1)]

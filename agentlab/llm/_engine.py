@@ -10,7 +10,7 @@ from __future__ import annotations
 import ctypes
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,6 +20,7 @@ import numpy as np
 from agentlab.config import Settings
 from agentlab.errors import ContextOverflowError, ModelFileError
 from agentlab.llm._grammar import gbnf
+from agentlab.llm._lookup import draft_tokens
 from agentlab.llm._native import extra_buffers_enabled, load_llama
 from agentlab.llm._prefix_store import PrefixStore
 from agentlab.llm._sampling import GrammarSampler
@@ -28,7 +29,10 @@ from agentlab.llm.engine import Completion
 if TYPE_CHECKING:
     from llama_cpp import Llama
 
-__all__ = ["LlamaEngine"]
+__all__ = ["GiveUp", "LlamaEngine"]
+
+GiveUp = Callable[[str, Sequence[tuple[int, float]]], bool]
+"""Asked after each step of a turn with its text and measured choices: stop the turn now?"""
 
 _GGML_TYPES = {"f16": 1, "q8_0": 8, "q4_0": 2}  # ggml_type values (llama_cpp.GGML_TYPE_*)
 
@@ -44,6 +48,7 @@ class LlamaEngine:
         seed: int = 0,
         buffers: dict[str, float] | None = None,
         prefix_store: PrefixStore | None = None,
+        lookup_tokens: int = 0,
     ) -> None:
         self.llama = llama
         self.path = path
@@ -51,6 +56,8 @@ class LlamaEngine:
         self.buffers = buffers or {}  # MiB of weights per llama.cpp buffer type
         self._lock = threading.Lock()
         self._prefix_store = prefix_store  # read before the first call, written after it
+        self.lookup_tokens = lookup_tokens  # prompt-lookup guesses checked per decode step
+        self.measure_choices = False  # report each choice's margin in Completion.choices
 
     @classmethod
     def load(cls, path: Path, settings: Settings) -> LlamaEngine:
@@ -82,7 +89,7 @@ class LlamaEngine:
         store = None
         if settings.kv_disk_cache:
             store = PrefixStore(settings.home / "kv", _cache_key(path, settings))
-        return cls(loaded.llama, path, settings.seed, loaded.buffers, store)
+        return cls(loaded.llama, path, settings.seed, loaded.buffers, store, settings.lookup_tokens)
 
     @property
     def name(self) -> str:
@@ -125,9 +132,11 @@ class LlamaEngine:
         max_tokens: int,
         temperature: float,
         on_text: Callable[[str], Any] | None = None,
+        give_up: GiveUp | None = None,
     ) -> Completion:
         """Generate one turn under ``schema``'s grammar; the llama.cpp prefix cache reuses
-        whatever the last call shared."""
+        whatever the last call shared. ``give_up`` sees the text and its measured choices as
+        they grow; when it says so, the turn stops there with ``finish_reason`` "abandoned"."""
         tokens = self.tokenize(prompt)
         if len(tokens) + max_tokens > self.n_ctx:
             raise ContextOverflowError(
@@ -139,7 +148,9 @@ class LlamaEngine:
             if store is not None and self.llama.n_tokens == 0:
                 self._restore(store, tokens)
             reused = self._cached_prefix(tokens)
-            done = self._generate(tokens, reused, gbnf(schema), max_tokens, temperature, on_text)
+            done = self._generate(
+                tokens, reused, gbnf(schema), max_tokens, temperature, on_text, give_up
+            )
             if store is not None and reused < len(tokens) // 2:  # the file missed: refresh it
                 store.save(self._cached_tokens(), self._seq_state())
             return done
@@ -196,37 +207,72 @@ class LlamaEngine:
         max_tokens: int,
         temperature: float,
         on_text: Callable[[str], Any] | None,
+        give_up: GiveUp | None,
     ) -> Completion:
         import llama_cpp
 
         llama = self.llama
         vocab = llama_cpp.llama_model_get_vocab(llama.model)
-        n_vocab = llama.n_vocab()
-        sampler = GrammarSampler(vocab, n_vocab, gbnf, temperature, self.seed)
+        sampler = GrammarSampler(vocab, llama.n_vocab(), gbnf, temperature, self.seed)
+        history = np.zeros(len(tokens) + max_tokens, dtype=np.int32)
+        history[: len(tokens)] = tokens
         generated: list[int] = []
+        choices: list[tuple[int, float]] = []
+        margin: float | None = None
         text = ""
         finish = "length"
+
+        def pick(row: np.ndarray) -> int:
+            nonlocal margin
+            margin = sampler.margin(row) if self.measure_choices else None
+            return sampler.pick(row)
+
+        def take(token: int) -> None:
+            nonlocal text
+            if margin is not None:
+                choices.append((len(text), margin))
+            sampler.accept(token)
+            history[len(tokens) + len(generated)] = token
+            generated.append(token)
+            decoded = llama.detokenize(generated).decode("utf-8", errors="ignore")
+            if on_text is not None and len(decoded) > len(text):
+                on_text(decoded[len(text) :])
+            text = decoded
+
         started = time.perf_counter()
         try:
             llama.n_tokens = reused  # keep the cached prefix; eval() drops the rest of the KV
             llama.eval(tokens[reused:])
             first_token_at = time.perf_counter()
+            rows = [self._logits(-1)]
+            forced: int | None = None  # a token the last check already picked
             while len(generated) < max_tokens:
-                last = llama_cpp.llama_get_logits_ith(llama.ctx, -1)
-                logits = np.ctypeslib.as_array(last, shape=(n_vocab,))
-                token = sampler.pick(logits)
+                token = pick(rows[0]) if forced is None else forced
+                forced = None
                 if llama_cpp.llama_vocab_is_eog(vocab, token):
                     finish = "stop"
                     break
-                sampler.accept(token)
-                generated.append(token)
-                decoded = llama.detokenize(generated).decode("utf-8", errors="ignore")
-                if on_text is not None and len(decoded) > len(text):
-                    on_text(decoded[len(text) :])
-                text = decoded
-                llama.eval([token])
+                take(token)
+                room = max_tokens - len(generated)
+                guess = self._guess(history[: len(tokens) + len(generated)], room, vocab)
+                start = llama.n_tokens
+                rows = self._decode([token, *guess])
+                kept = 1
+                for guessed in guess:
+                    picked = pick(rows[kept - 1])
+                    if picked != guessed:
+                        forced = picked
+                        break
+                    take(picked)
+                    kept += 1
+                rows = rows[kept - 1 :]
+                llama.n_tokens = start + kept  # a wrong guess's cells go with the next decode
+                if give_up is not None and give_up(text, choices):
+                    finish = "abandoned"
+                    break
         finally:
             sampler.close()
+            self._drop_cells_after(llama.n_tokens)
         finished = time.perf_counter()
         return Completion(
             text=text,
@@ -236,7 +282,54 @@ class LlamaEngine:
             prefill_ms=(first_token_at - started) * 1000,
             decode_ms=(finished - first_token_at) * 1000,
             finish_reason=finish,
+            choices=tuple(choices),
         )
+
+    def _guess(self, history: np.ndarray, room: int, vocab: Any) -> list[int]:
+        """Prompt-lookup guesses of the next tokens, cut before an end-of-generation token."""
+        import llama_cpp
+
+        guess = draft_tokens(history, min(self.lookup_tokens, room))
+        for i, token in enumerate(guess):
+            if llama_cpp.llama_vocab_is_eog(vocab, token):
+                return guess[:i]
+        return guess
+
+    def _logits(self, index: int) -> np.ndarray:
+        import llama_cpp
+
+        row = llama_cpp.llama_get_logits_ith(self.llama.ctx, index)
+        return np.ctypeslib.as_array(row, shape=(self.llama.n_vocab(),))
+
+    def _decode(self, batch: list[int]) -> list[np.ndarray]:
+        """Evaluate ``batch`` after the cached tokens; the logits after each of its tokens."""
+        import llama_cpp
+
+        llama = self.llama
+        if len(batch) == 1:
+            llama.eval(batch)
+            return [self._logits(-1)]
+        start = llama.n_tokens
+        self._drop_cells_after(start)
+        native = llama_cpp.llama_batch_init(len(batch), 0, 1)
+        try:
+            native.n_tokens = len(batch)
+            for i, token in enumerate(batch):
+                native.token[i], native.pos[i] = token, start + i
+                native.n_seq_id[i], native.seq_id[i][0], native.logits[i] = 1, 0, True
+            if llama_cpp.llama_decode(llama.ctx, native) != 0:
+                raise RuntimeError("llama_decode failed on a batch of guessed tokens")
+        finally:
+            llama_cpp.llama_batch_free(native)
+        llama.input_ids[start : start + len(batch)] = batch
+        llama.n_tokens = start + len(batch)
+        return [self._logits(i) for i in range(len(batch))]
+
+    def _drop_cells_after(self, position: int) -> None:
+        import llama_cpp
+
+        memory = llama_cpp.llama_get_memory(self.llama.ctx)
+        llama_cpp.llama_memory_seq_rm(memory, 0, position, -1)
 
 
 def _cache_key(path: Path, settings: Settings) -> dict[str, object]:

@@ -28,7 +28,7 @@ import httpx
 from agentlab.config import Settings
 from agentlab.errors import RunError, UsageError
 from agentlab.llm._native import extra_buffers_enabled
-from agentlab.models import resolve_model
+from agentlab.models import AUTO_MODEL, resolve_model
 
 __all__ = ["ServerInfo", "find_binary", "server_args", "start_server", "stop_server"]
 
@@ -134,6 +134,11 @@ def start_server(
         raise UsageError(
             f"a model server is already running at {running.url} (pid {running.pid}); "
             "stop it first: agentlab serve-model --stop"
+        )
+    if settings.model == AUTO_MODEL:
+        raise UsageError(
+            "a server runs one model: --model auto routes between two in-process models; "
+            "name one model (or a GGUF path) for serve-model"
         )
     binary = find_binary(settings)
     model = resolve_model(settings.model, settings.model_dir)

@@ -67,6 +67,14 @@ class GrammarSampler:
         weights = np.exp(scaled)
         return int(self._rng.choice(len(weights), p=weights / weights.sum()))
 
+    def margin(self, logits: np.ndarray) -> float | None:
+        """How sure the model is of its next token among those the grammar allows: the logit of
+        the best allowed token less that of the second (``None`` when one alone is allowed among
+        the most likely). Call it before ``accept``."""
+        shortlist = np.argpartition(logits, -_SHORTLIST)[-_SHORTLIST:]
+        allowed = np.sort(logits[self._allowed(shortlist)])
+        return float(allowed[-1] - allowed[-2]) if allowed.size >= 2 else None
+
     def _allowed(self, tokens: np.ndarray) -> np.ndarray:
         """The subset of ``tokens`` the grammar allows next."""
         view = self._few_view[: len(tokens)]

@@ -21,6 +21,7 @@ from pydantic import ConfigDict, Field
 from agentlab.config import Settings
 from agentlab.errors import RunError
 from agentlab.llm._backend import engine_for_backend
+from agentlab.llm._cascade import CascadeEngine
 from agentlab.llm._engine import LlamaEngine
 from agentlab.llm.engine import AsyncEngine, Completion, Engine
 from agentlab.llm.protocol import (
@@ -32,7 +33,7 @@ from agentlab.llm.protocol import (
     render_structured_prompt,
     structured_schema,
 )
-from agentlab.models import resolve_model
+from agentlab.models import AUTO_MODEL, resolve_cascade, resolve_model
 
 __all__ = ["LlamaChatModel"]
 
@@ -60,6 +61,13 @@ class LlamaChatModel(BaseChatModel):
         engine: Engine
         if settings.backend is not None:
             engine = engine_for_backend(settings.backend)
+        elif settings.model == AUTO_MODEL:
+            small, large = resolve_cascade(settings.model_dir)
+            engine = CascadeEngine(
+                LlamaEngine.load(small, settings),
+                LlamaEngine.load(large, settings),
+                settings.cascade_margin,
+            )
         else:
             engine = LlamaEngine.load(resolve_model(settings.model, settings.model_dir), settings)
         return cls(
@@ -261,7 +269,7 @@ def _attach_usage(message: AIMessage, turns: Sequence[Completion], model_name: s
         "input_token_details": {"cache_read": sum(t.reused_tokens for t in turns)},
     }
     message.response_metadata.update(
-        model_name=model_name,
+        model_name=turns[-1].model or model_name,
         finish_reason=turns[-1].finish_reason,
         prefill_ms=round(sum(t.prefill_ms for t in turns), 1),
         decode_ms=round(sum(t.decode_ms for t in turns), 1),

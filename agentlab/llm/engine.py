@@ -29,7 +29,11 @@ class Completion:
     completion_tokens: int
     prefill_ms: float
     decode_ms: float
-    finish_reason: str  # "stop" or "length"
+    finish_reason: str  # "stop", "length", or "abandoned" (see ``LlamaEngine.complete``)
+    # (character offset, logit margin) of each token where the grammar left the model a choice,
+    # from an engine asked to measure them (see ``LlamaEngine.measure_choices``)
+    choices: tuple[tuple[int, float], ...] = ()
+    model: str = ""  # the model that wrote ``text``, where an engine routes between several
 
 
 @runtime_checkable

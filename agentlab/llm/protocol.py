@@ -12,6 +12,7 @@ llama.cpp's prefix cache serves everything but the newest observation.
 from __future__ import annotations
 
 import json
+import math
 import re
 import uuid
 from collections.abc import Sequence
@@ -30,6 +31,7 @@ __all__ = [
     "Mode",
     "ToolSpec",
     "action_schema",
+    "branch_margin",
     "by_relevance",
     "parse_turn",
     "render_prompt",
@@ -294,3 +296,19 @@ def render_structured_prompt(messages: Sequence[BaseMessage], tool: ToolSpec) ->
             parts.append(f"<|im_start|>assistant\n{message.text}<|im_end|>\n")
     parts.append("<|im_start|>assistant\n")
     return "".join(parts)
+
+
+_THOUGHT = re.compile(r'\{\s*"thought"\s*:\s*"(?:[^"\\]|\\.)*"')
+_BRANCH = re.compile(r'\s*,\s*"(?:tool"\s*:\s*"(?:[^"\\]|\\.)*"|answer"\s*:\s*")')
+
+
+def branch_margin(text: str, choices: Sequence[tuple[int, float]]) -> float | None:
+    """How sure a turn was of its branch: the least margin (see ``Completion.choices``) over the
+    words after the thought that choose between answering and a tool, and name the tool;
+    infinite where the grammar left no choice there. ``None`` until the text holds an action
+    turn's branch."""
+    thought = _THOUGHT.match(text)
+    branch = _BRANCH.match(text, thought.end()) if thought else None
+    if thought is None or branch is None:
+        return None
+    return min((m for at, m in choices if thought.end() <= at < branch.end()), default=math.inf)
