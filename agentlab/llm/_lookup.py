@@ -4,7 +4,8 @@ A tool call copies words of the task, an answer copies values of an observation,
 repeats the JSON keys of earlier turns. When the last n tokens (n = 3, then 2) occurred before,
 the tokens that followed them then are a cheap guess of what follows now. The model checks a
 whole guess in one batch, which on a CPU costs little more than one token; every guessed token
-it agrees with is a decode step saved, and the output is the same as without guessing.
+it agrees with is a decode step saved. The picks are the model's own, but a batch's logits can
+differ from one token's in their last bits, so a near tie may go the other way.
 """
 
 from __future__ import annotations
