@@ -67,13 +67,16 @@ class CascadeEngine:
         temperature: float,
         on_text: Callable[[str], Any] | None = None,
     ) -> Completion:
-        if '"thought"' not in schema:  # not an action turn: no branch to be sure of
-            self.routed.large += 1
+        def by_large() -> Completion:
             done = self.large.complete(
                 prompt, schema=schema, max_tokens=max_tokens, temperature=temperature,
                 on_text=on_text,
             )  # fmt: skip
             return dataclasses.replace(done, model=self.large.name)
+
+        if '"thought"' not in schema:  # not an action turn: no branch to be sure of
+            self.routed.large += 1
+            return by_large()
         first = self.small.complete(
             prompt, schema=schema, max_tokens=max_tokens, temperature=temperature,
             give_up=self._unsure,
@@ -85,11 +88,7 @@ class CascadeEngine:
                 on_text(first.text)
             return dataclasses.replace(first, model=self.small.name)
         self.routed.escalated += 1
-        second = self.large.complete(
-            prompt, schema=schema, max_tokens=max_tokens, temperature=temperature,
-            on_text=on_text,
-        )  # fmt: skip
-        return _with_cost_of(second, first, self.large.name)
+        return _with_cost_of(by_large(), first)
 
     def _unsure(self, text: str, choices: Sequence[tuple[int, float]]) -> bool:
         """Stop the small model as soon as its branch is written and it was not sure of it."""
@@ -97,16 +96,13 @@ class CascadeEngine:
         return sure is not None and sure < self.margin
 
 
-def _with_cost_of(kept: Completion, dropped: Completion, writer: str) -> Completion:
-    """``kept`` (written by ``writer``), with the tokens and time of the turn written before it
-    added to its cost."""
-    return Completion(
-        model=writer,
-        text=kept.text,
+def _with_cost_of(kept: Completion, dropped: Completion) -> Completion:
+    """``kept``, with the tokens and time of the turn written before it added to its cost."""
+    return dataclasses.replace(
+        kept,
         prompt_tokens=kept.prompt_tokens + dropped.prompt_tokens,
         reused_tokens=kept.reused_tokens + dropped.reused_tokens,
         completion_tokens=kept.completion_tokens + dropped.completion_tokens,
         prefill_ms=kept.prefill_ms + dropped.prefill_ms,
         decode_ms=kept.decode_ms + dropped.decode_ms,
-        finish_reason=kept.finish_reason,
     )
