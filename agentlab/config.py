@@ -81,8 +81,8 @@ class Settings(BaseSettings):
     cascade_margin: float = Field(
         default=1.0,
         ge=0,
-        description="--model auto: the fast model keeps a turn whose tool "
-        "choice it made by at least this many logits",
+        description="--model auto: the fast model keeps a turn whose branch (answer, or "
+        "which tool) it chose by at least this many logits",
     )
     flash_attn: bool | None = Field(
         default=None, description="flash attention; unset = on exactly when V is quantized"

@@ -115,18 +115,15 @@ def resolve_model(name_or_path: str, model_dir: Path) -> Path:
 
 def resolve_cascade(model_dir: Path) -> tuple[Path, Path]:
     """The fast and the default model's paths, for ``--model auto``, which needs both."""
-    missing = [
-        n for n in (FAST_MODEL, DEFAULT_MODEL) if not KNOWN_MODELS[n].path_in(model_dir).is_file()
-    ]
+    small, large = (KNOWN_MODELS[n].path_in(model_dir) for n in (FAST_MODEL, DEFAULT_MODEL))
+    missing = [n for n, p in ((FAST_MODEL, small), (DEFAULT_MODEL, large)) if not p.is_file()]
     if missing:
         raise ModelNotFoundError(
             f"--model auto needs both {FAST_MODEL} and {DEFAULT_MODEL}, but "
             f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not downloaded; "
             "run `agentlab models pull --all`"
         )
-    return KNOWN_MODELS[FAST_MODEL].path_in(model_dir), KNOWN_MODELS[DEFAULT_MODEL].path_in(
-        model_dir
-    )
+    return small, large
 
 
 def pull(spec: ModelSpec, model_dir: Path, progress: Progress | None = None) -> tuple[Path, bool]:
