@@ -15,23 +15,13 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 from agentlab.llm._engine import LlamaEngine
 from agentlab.llm.engine import Completion
 from agentlab.llm.protocol import branch_margin
 
-__all__ = ["CascadeEngine", "Routed"]
-
-
-@dataclass
-class Routed:
-    """How many turns each model kept (for traces and benchmarks)."""
-
-    small: int = 0
-    large: int = 0
-    escalated: int = 0  # turns the small model wrote and the large model wrote again
+__all__ = ["CascadeEngine"]
 
 
 class CascadeEngine:
@@ -40,7 +30,6 @@ class CascadeEngine:
     def __init__(self, small: LlamaEngine, large: LlamaEngine, margin: float) -> None:
         self.small, self.large, self.margin = small, large, margin
         small.measure_choices = True
-        self.routed = Routed()
 
     @property
     def name(self) -> str:
@@ -75,7 +64,6 @@ class CascadeEngine:
             return dataclasses.replace(done, model=self.large.name)
 
         if '"thought"' not in schema:  # not an action turn: no branch to be sure of
-            self.routed.large += 1
             return by_large()
         first = self.small.complete(
             prompt, schema=schema, max_tokens=max_tokens, temperature=temperature,
@@ -83,11 +71,9 @@ class CascadeEngine:
         )  # fmt: skip
         sure = branch_margin(first.text, first.choices)
         if first.finish_reason == "stop" and sure is not None and sure >= self.margin:
-            self.routed.small += 1
             if on_text is not None:
                 on_text(first.text)
             return dataclasses.replace(first, model=self.small.name)
-        self.routed.escalated += 1
         return _with_cost_of(by_large(), first)
 
     def _unsure(self, text: str, choices: Sequence[tuple[int, float]]) -> bool:
