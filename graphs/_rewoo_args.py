@@ -17,6 +17,7 @@ from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from pydantic import BaseModel, Field, WithJsonSchema, create_model
 
 from agentlab.graphs._rewoo_plan import REFERENCE, call_text, without_examples
+from agentlab.graphs._steps import Steps
 
 __all__ = [
     "Ask",
@@ -36,12 +37,12 @@ __all__ = [
 ]
 
 Kind = Literal["number", "integer", "string", "boolean"]
-Ask = Callable[[type[BaseModel], list[BaseMessage]], tuple[Any, str]]
-"""``ask(schema, prompt)``: one model call for a structured output, parsed (``None`` if it
-did not parse) and why not."""
-Extract = Callable[[str, str, Kind], Any]
-"""``extract(argument, step_id, kind)``: the value of ``kind`` that the argument needs out of
-the step's result; raises ``ValueError`` when there is none."""
+Ask = Callable[[type[BaseModel], list[BaseMessage]], Steps[tuple[Any, str]]]
+"""``ask(schema, prompt)``: the steps of one model call for a structured output, giving it
+parsed (``None`` if it did not parse) and why not."""
+Extract = Callable[[str, str, Kind], Steps[Any]]
+"""``extract(argument, step_id, kind)``: the steps giving the value of ``kind`` that the
+argument needs out of the step's result; raises ``ValueError`` when there is none."""
 
 _NUMBER_TEXT = r"-?(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.[0-9]+)?"
 _NUMBER = re.compile(f"^{_NUMBER_TEXT}$")
@@ -141,7 +142,7 @@ def _kind(schema: Mapping[str, Any]) -> Kind:
     return kind if kind in ("number", "integer", "boolean") else "string"
 
 
-def _whole(name: str, ref: str, result: str, kind: Kind, extract: Extract) -> Any:
+def _whole(name: str, ref: str, result: str, kind: Kind, extract: Extract) -> Steps[Any]:
     """The value of an argument that is exactly one reference."""
     if kind in ("number", "integer"):
         number = sole_number(result)
@@ -151,10 +152,10 @@ def _whole(name: str, ref: str, result: str, kind: Kind, extract: Extract) -> An
         return result.strip().lower() == "true"
     elif kind == "string" and is_short(result):
         return result.strip()
-    return extract(name, ref, kind)
+    return (yield from extract(name, ref, kind))
 
 
-def _inside(name: str, text: str, results: Mapping[str, str], extract: Extract) -> str:
+def _inside(name: str, text: str, results: Mapping[str, str], extract: Extract) -> Steps[str]:
     """A text argument with references among other text: each replaced by its value."""
     arithmetic = _ARITHMETIC.match(REFERENCE.sub("", text)) is not None
     values: dict[str, str] = {}
@@ -162,10 +163,12 @@ def _inside(name: str, text: str, results: Mapping[str, str], extract: Extract) 
         result = results[ref]
         if arithmetic:
             number = sole_number(result)
-            found = number if number is not None else extract(name, ref, "number")
+            found = number if number is not None else (yield from extract(name, ref, "number"))
             values[ref] = number_text(found)
+        elif is_short(result):
+            values[ref] = result.strip()
         else:
-            values[ref] = result.strip() if is_short(result) else str(extract(name, ref, "string"))
+            values[ref] = str((yield from extract(name, ref, "string")))
     return REFERENCE.sub(lambda match: values[match.group(1)], text)
 
 
@@ -174,7 +177,7 @@ def bind_args(
     properties: Mapping[str, Any],
     results: Mapping[str, str],
     extract: Extract,
-) -> dict[str, Any]:
+) -> Steps[dict[str, Any]]:
     """``args`` with every reference replaced (``results`` by step id; the plan was checked, so
     each reference names a finished step)."""
     bound: dict[str, Any] = {}
@@ -185,9 +188,10 @@ def bind_args(
         exact = REFERENCE.fullmatch(value.strip())
         kind = _kind(properties.get(name, {}))
         if exact:
-            bound[name] = _whole(name, exact.group(1), results[exact.group(1)], kind, extract)
+            result = results[exact.group(1)]
+            bound[name] = yield from _whole(name, exact.group(1), result, kind, extract)
         else:
-            bound[name] = _inside(name, value, results, extract)
+            bound[name] = yield from _inside(name, value, results, extract)
     return bound
 
 
@@ -221,7 +225,7 @@ def model_extractor(
     and refuses one the earlier result does not hold."""
     sources = {s["id"]: s for s in plan}
 
-    def extract(name: str, ref: str, kind: Kind) -> Any:
+    def extract(name: str, ref: str, kind: Kind) -> Steps[Any]:
         source = sources[ref]
         result, made = source["result"], source.get("args_run") or source["args"]
         calls = (call_text(source["tool"], made), call_text(step["tool"], step["args"]))
@@ -230,7 +234,9 @@ def model_extractor(
             schema = value_model(kind, result)
         except ValueError as exc:
             raise ValueError(f"no value for {name!r} in the result of #{ref}: {exc}") from None
-        parsed, why = ask(schema, extraction_prompt(task, ref, result, calls, name, described))
+        parsed, why = yield from ask(
+            schema, extraction_prompt(task, ref, result, calls, name, described)
+        )
         if parsed is None:
             raise ValueError(f"no value for {name!r} found in #{ref}: {why or 'no answer'}")
         try:

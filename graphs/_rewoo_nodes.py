@@ -9,7 +9,7 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, Protocol, TypedDict
+from typing import Annotated, Any, Literal, TypedDict
 
 from langchain_core.messages import (
     AIMessage,
@@ -42,9 +42,10 @@ from agentlab.graphs._rewoo_plan import (
     planner_prompt,
 )
 from agentlab.graphs._spec import AgentSpec
+from agentlab.graphs._steps import Invoke, Steps
 from agentlab.graphs.react import RunClock
 
-__all__ = ["Answer", "Node", "RewooNodes", "RewooState", "RewooStep", "report"]
+__all__ = ["Answer", "RewooNodes", "RewooState", "RewooStep", "report"]
 
 
 class RewooStep(TypedDict):
@@ -121,7 +122,7 @@ class RewooNodes:
 
     def _ask(
         self, runnable: Runnable[Any, Any], prompt: list[Any], state: RewooState, spent: _Spent
-    ) -> tuple[Any, str]:
+    ) -> Steps[tuple[Any, str]]:
         """The parsed output of one model call, or ``None`` and why; raises ``_Stopped``."""
         clock = state["clock"]
         wall_s = time.time() - clock["started"] - clock["waited"]
@@ -130,7 +131,7 @@ class RewooNodes:
             stop = f"step limit reached: {self.max_steps} model calls (raise --max-steps)"
         if stop:
             raise _Stopped(stop)
-        out = runnable.invoke(prompt)
+        out = yield Invoke(runnable, prompt)
         spent.calls += 1
         raw = out.get("raw")
         if isinstance(raw, AIMessage) and raw.usage_metadata:
@@ -146,7 +147,7 @@ class RewooNodes:
 
     # -- the nodes ------------------------------------------------------------------------------
 
-    def planner(self, state: RewooState, config: RunnableConfig) -> dict[str, Any]:
+    def planner(self, state: RewooState, config: RunnableConfig) -> Steps[dict[str, Any]]:
         now, task = time.time(), latest_task(state["messages"])
         if not state.get("problem"):  # a new run
             fresh = {"replans": 0, "problems": [], "model_calls": 0, "tokens": 0, "plan": [],
@@ -162,7 +163,7 @@ class RewooNodes:
         spent = _Spent(state["model_calls"], state["tokens"])
         base = {**{k: v for k, v in state.items() if k != "messages"}, "error": None}
         try:
-            parsed, why = self._ask(self.planners[key], prompt, state, spent)
+            parsed, why = yield from self._ask(self.planners[key], prompt, state, spent)
         except _Stopped as stop:
             return {**base, **spent.update(), "problem": None, "error": str(stop)}
         steps = parsed.steps if parsed is not None else []
@@ -180,14 +181,14 @@ class RewooNodes:
     def _extractor(
         self, state: RewooState, step: RewooStep, properties: dict[str, Any], spent: _Spent
     ) -> Extract:
-        def ask(schema: type[BaseModel], prompt: list[BaseMessage]) -> tuple[Any, str]:
+        def ask(schema: type[BaseModel], prompt: list[BaseMessage]) -> Steps[tuple[Any, str]]:
             model = self.model.with_structured_output(schema, include_raw=True)
-            return self._ask(model, prompt, state, spent)
+            return (yield from self._ask(model, prompt, state, spent))
 
         task = latest_task(state["messages"])
         return model_extractor(ask, task, step, state["plan"], properties)
 
-    def worker(self, state: RewooState, config: RunnableConfig) -> dict[str, Any]:
+    def worker(self, state: RewooState, config: RunnableConfig) -> Steps[dict[str, Any]]:
         """Fills in the next step's references; hands its call to approval or the tools."""
         plan = [s.copy() for s in state["plan"]]
         step = next(s for s in plan if s["status"] == "pending")
@@ -196,7 +197,7 @@ class RewooNodes:
         properties = parameters(next(t for t in self.tools if t.name == step["tool"]))["properties"]
         try:
             extract = self._extractor(state, step, properties, spent)
-            args = bind_args(step["args"], properties, results, extract)
+            args = yield from bind_args(step["args"], properties, results, extract)
         except _Stopped as stop:
             return {**spent.update(), "plan": plan, "error": str(stop)}
         except ValueError as exc:
@@ -245,12 +246,12 @@ class RewooNodes:
         update = {"plan": plan, "messages": [reply] if pending else []}
         return update if ok else {**update, **self._failed(state, step)}
 
-    def solver(self, state: RewooState, config: RunnableConfig) -> dict[str, Any]:
+    def solver(self, state: RewooState, config: RunnableConfig) -> Steps[dict[str, Any]]:
         task, spent = latest_task(state["messages"]), _Spent(state["model_calls"], state["tokens"])
         ask = f"Task: {task}\n\nResults of the tool calls:\n{evidence(state['plan'])}"
         try:
             prompt = [SystemMessage(_SOLVER), *_recalled(state), HumanMessage(ask)]
-            parsed, why = self._ask(self.solver_model, prompt, state, spent)
+            parsed, why = yield from self._ask(self.solver_model, prompt, state, spent)
         except _Stopped as stop:
             return {**spent.update(), "error": str(stop)}
         if parsed is None:
@@ -274,12 +275,6 @@ class RewooNodes:
 def _recalled(state: RewooState) -> list[SystemMessage]:
     recalled = state.get("recalled", "")
     return [SystemMessage(recalled)] if recalled else []
-
-
-class Node(Protocol):
-    """A node of the graph that reads the run's config."""
-
-    def __call__(self, state: RewooState, config: RunnableConfig) -> dict[str, Any]: ...
 
 
 def report(values: Mapping[str, Any]) -> RunRecord:

@@ -31,9 +31,9 @@ from langgraph.types import Command
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from agentlab.errors import UsageError
-from agentlab.graphs._memory_hook import remembering
 from agentlab.graphs._records import RunRecord, current_run, latest_task, messages_record
 from agentlab.graphs._spec import AgentSpec
+from agentlab.graphs._steps import Invoke, Steps, steps_node
 from agentlab.graphs.react import build_react_agent
 
 __all__ = [
@@ -282,7 +282,7 @@ def _loop(route: Sequence[str], instructions: Sequence[str], name: str, instruct
 
 def _supervisor(
     model: BaseChatModel, team: Sequence[Specialist], max_routes: int
-) -> Callable[..., Command[str]]:
+) -> Callable[[MultiAgentState, RunnableConfig], Steps[Command[str]]]:
     names = [member.name for member in team]
     router = model.with_structured_output(route_model(names), include_raw=True)
     roster = "\n".join(
@@ -291,7 +291,7 @@ def _supervisor(
     )
     system = SystemMessage(_SUPERVISOR_PROMPT.format(team=roster, finish=FINISH))
 
-    def supervise(state: MultiAgentState) -> Command[str]:
+    def supervise(state: MultiAgentState, config: RunnableConfig) -> Steps[Command[str]]:
         messages = state["messages"]
         fresh = isinstance(messages[-1], HumanMessage)  # a new run starts a new route
         route = [] if fresh else list(state.get("route", []))
@@ -300,7 +300,7 @@ def _supervisor(
         prompt = _progress(latest_task(messages), reports, instructions)
         recalled = state.get("recalled", "")
         memories = [SystemMessage(recalled)] if recalled else []
-        decided = router.invoke([system, *memories, HumanMessage(prompt)])
+        decided = yield Invoke(router, [system, *memories, HumanMessage(prompt)])
         base: dict[str, Any] = {"route": route, "instructions": instructions, "forced_finish": ""}
 
         def stop(error: str) -> Command[str]:
@@ -370,15 +370,15 @@ def _brief(task: str, instruction: str, reports: Sequence[tuple[str, str]]) -> s
 
 def _specialist(
     member: Specialist, agent: CompiledStateGraph[Any, Any, Any, Any], names: set[str]
-) -> Callable[..., Command[str]]:
-    def work(state: MultiAgentState, config: RunnableConfig) -> Command[str]:
+) -> Callable[[MultiAgentState, RunnableConfig], Steps[Command[str]]]:
+    def work(state: MultiAgentState, config: RunnableConfig) -> Steps[Command[str]]:
         # Re-run from here when a resumed approval continues the sub-agent: pure until invoke.
         messages = state["messages"]
         task = latest_task(messages)
         reports = _reports(messages, names)
         brief = _brief(task, state["instructions"][-1], reports)
         run = {"messages": [HumanMessage(brief)], "recalled": state.get("recalled", "")}
-        result = agent.invoke(run, config)
+        result = yield Invoke(agent, run, config)
         transcript = [  # the sub-agent's turns, named for the specialist, without the brief
             m.model_copy(update={"name": member.name}) if isinstance(m, AIMessage) else m
             for m in result["messages"][1:]
@@ -422,18 +422,17 @@ def build_multi_agent(
     if max_routes < 1:
         raise UsageError(f"max_routes must be at least 1, got {max_routes}")
     names = {member.name for member in members}
-    count = spec.model.get_num_tokens
     graph = StateGraph(MultiAgentState)
     supervise = _supervisor(spec.model, members, max_routes)
     graph.add_node(
         _SUPERVISOR,
-        remembering(supervise, spec.memory, count, report),
+        steps_node(_SUPERVISOR, supervise, spec, report),
         destinations=(*(member.name for member in members), END),
     )
     for member in members:
         agent = build_react_agent(spec.sub_agent(member.tools, member.prompt))
         work = _specialist(member, agent, names)
-        work = remembering(work, spec.memory, count, report, recall=False)
-        graph.add_node(member.name, work, destinations=(_SUPERVISOR, END))
+        node = steps_node(member.name, work, spec, report, recall=False)
+        graph.add_node(member.name, node, destinations=(_SUPERVISOR, END))
     graph.add_edge(START, _SUPERVISOR)
     return graph.compile(checkpointer=spec.checkpointer, name="multi-agent")

@@ -22,9 +22,9 @@ from langgraph.graph.message import add_messages
 from langgraph.graph.state import CompiledStateGraph
 from pydantic import BaseModel, Field
 
-from agentlab.graphs._memory_hook import remembering
 from agentlab.graphs._records import RunRecord, latest_task, run_answered, tool_call_records
 from agentlab.graphs._spec import AgentSpec
+from agentlab.graphs._steps import Invoke, Steps, steps_node
 from agentlab.graphs.react import build_react_agent
 from agentlab.tools import format_tool_error
 
@@ -116,13 +116,13 @@ class _PlanExecuteNodes:
     def fail(message: str) -> dict[str, Any]:
         return {"error": message}
 
-    def planner(self, state: PlanExecuteState) -> dict[str, Any]:
+    def planner(self, state: PlanExecuteState, config: RunnableConfig) -> Steps[dict[str, Any]]:
         system = _PLANNER.format(tools=self.listing or "(none)")
         prompt = [SystemMessage(system), *_recalled(state),
                   HumanMessage(latest_task(state["messages"]))]  # fmt: skip
         no_plan: dict[str, Any] = {"plan": [], "replans": 0}  # a new run: no earlier plan
         try:
-            plan = self.planner_model.invoke(prompt)
+            plan = yield Invoke(self.planner_model, prompt)
         except Exception as exc:  # the model's output did not parse as a plan
             why = f"the model could not produce a plan: {format_tool_error(exc)}"
             return {**no_plan, **self.fail(why)}
@@ -137,13 +137,13 @@ class _PlanExecuteNodes:
             return {**no_plan, **self.fail(why)}
         return {**no_plan, "plan": [_pending(s) for s in steps], "error": None}
 
-    def executor(self, state: PlanExecuteState, config: RunnableConfig) -> dict[str, Any]:
+    def executor(self, state: PlanExecuteState, config: RunnableConfig) -> Steps[dict[str, Any]]:
         plan = [dict(s) for s in state["plan"]]
         index = next(i for i, s in enumerate(plan) if s["status"] == "pending")
         known = _listing(state["plan"], done=True)
         ask = f"{plan[index]['step']}\n\nKnown from earlier steps:\n{known}"
         run = {"messages": [HumanMessage(ask)], "recalled": state.get("recalled", "")}
-        done = self.executor_agent.invoke(run, config)
+        done = yield Invoke(self.executor_agent, run, config)
         answered = run_answered(done["messages"], done.get("error"))
         last = done["messages"][-1]
         plan[index]["status"] = "done" if answered else "failed"
@@ -151,14 +151,14 @@ class _PlanExecuteNodes:
         plan[index]["calls"] = tool_call_records(done["messages"][1:])
         return {"plan": plan}
 
-    def replanner(self, state: PlanExecuteState) -> dict[str, Any]:
+    def replanner(self, state: PlanExecuteState, config: RunnableConfig) -> Steps[dict[str, Any]]:
         plan = state["plan"]
         prompt = _REPLANNER.format(
             task=latest_task(state["messages"]), done=_listing(plan, done=True),
             left=_listing(plan, done=False),
         )  # fmt: skip
         try:
-            decision = self.replanner_model.invoke([*_recalled(state), HumanMessage(prompt)])
+            decision = yield Invoke(self.replanner_model, [*_recalled(state), HumanMessage(prompt)])
         except Exception as exc:
             why = f"the model could not revise the plan: {format_tool_error(exc)}"
             return self.fail(why)
@@ -232,12 +232,11 @@ def build_plan_execute_agent(
     task reaches the planner, every step and the replanner; the run is recorded as an episode.
     """
     nodes = _PlanExecuteNodes(spec, max_plan_steps, max_replans)
-    count = spec.model.get_num_tokens
     graph = StateGraph(PlanExecuteState)
-    graph.add_node("planner", remembering(nodes.planner, spec.memory, count, report))
-    graph.add_node("executor", nodes.executor)
+    graph.add_node("planner", steps_node("planner", nodes.planner, spec, report))
+    graph.add_node("executor", steps_node("executor", nodes.executor))
     # the replanner only records: the run's messages still end with the task while it runs
-    replanner = remembering(nodes.replanner, spec.memory, count, report, recall=False)
+    replanner = steps_node("replanner", nodes.replanner, spec, report, recall=False)
     graph.add_node("replanner", replanner)
     graph.add_edge(START, "planner")
     graph.add_conditional_edges("planner", _after_planner, ["executor", END])

@@ -35,6 +35,7 @@ from agentlab.graphs._records import (
     tool_call_records,
 )
 from agentlab.graphs._spec import AgentSpec
+from agentlab.graphs._steps import Invoke, Steps, steps_node
 from agentlab.graphs.react import build_react_agent
 from agentlab.llm import side_model
 
@@ -183,7 +184,7 @@ class _ReflexionNodes:
         self.reflector_model = side.with_structured_output(Reflection)
         self.checker, self.max_trials = checker, max_trials
 
-    def judge(self, task: str, trial: dict[str, Any]) -> Verdict:
+    def judge(self, task: str, trial: dict[str, Any]) -> Steps[Verdict]:
         if self.checker is not None:
             verdict = self.checker(task, trial["answer"])
             if not isinstance(verdict, Verdict):
@@ -192,7 +193,7 @@ class _ReflexionNodes:
                 return verdict
             return Verdict(False, "the answer did not pass the check")
         prompt = [SystemMessage(_EVALUATOR), HumanMessage(_describe(task, trial))]
-        evaluation = self.evaluator_model.invoke(prompt)
+        evaluation = yield Invoke(self.evaluator_model, prompt)
         if not isinstance(evaluation, Evaluation):
             raise OutputParserException("the model gave no evaluation")
         return Verdict(evaluation.correct, evaluation.reason.strip() or "judged wrong")
@@ -202,12 +203,12 @@ class _ReflexionNodes:
         """A new task: the trials of an earlier task on this thread do not count."""
         return {"trials": [], "error": None}
 
-    def actor(self, state: ReflexionState, config: RunnableConfig) -> dict[str, Any]:
+    def actor(self, state: ReflexionState, config: RunnableConfig) -> Steps[dict[str, Any]]:
         history, task, _ = split_at_task(state["messages"])
         trials = state.get("trials", [])
         ask = HumanMessage(_ask(task, trials))
         run = {"messages": [*history, ask], "recalled": state.get("recalled", "")}
-        done = self.actor_agent.invoke(run, config)
+        done = yield Invoke(self.actor_agent, run, config)
         transcript = done["messages"][len(history) + 1 :]
         error = done.get("error")
         answered = run_answered(done["messages"], error)
@@ -222,7 +223,7 @@ class _ReflexionNodes:
         }
         return {"trials": [*trials, trial]}
 
-    def evaluator(self, state: ReflexionState) -> dict[str, Any]:
+    def evaluator(self, state: ReflexionState, config: RunnableConfig) -> Steps[dict[str, Any]]:
         task = latest_task(state["messages"])
         trials = [dict(t) for t in state["trials"]]
         trial, number = trials[-1], len(trials)
@@ -230,7 +231,7 @@ class _ReflexionNodes:
             verdict = Verdict(False, trial["error"])
         else:
             try:
-                verdict = self.judge(task, trial)
+                verdict = yield from self.judge(task, trial)
             except Exception as exc:  # reported as the run's error, never as a traceback
                 who = "checker" if self.checker is not None else "evaluator"
                 return {"error": f"the {who} failed on trial {number}: {type(exc).__name__}: {exc}"}
@@ -243,13 +244,14 @@ class _ReflexionNodes:
             return {**update, "error": f"no trial passed in {trials_run}: {verdict.feedback}"}
         return update
 
-    def reflect(self, state: ReflexionState) -> dict[str, Any]:
+    def reflect(self, state: ReflexionState, config: RunnableConfig) -> Steps[dict[str, Any]]:
         task = latest_task(state["messages"])
         trials = [dict(t) for t in state["trials"]]
         trial = trials[-1]
         why = f"{_describe(task, trial)}\n\nWhy it was judged wrong: {trial['feedback']}"
         try:
-            written = self.reflector_model.invoke([SystemMessage(_REFLECTOR), HumanMessage(why)])
+            prompt = [SystemMessage(_REFLECTOR), HumanMessage(why)]
+            written = yield Invoke(self.reflector_model, prompt)
             text = written.reflection if isinstance(written, Reflection) else ""
         except (OutputParserException, ValueError):  # no usable reflection: keep the feedback
             text = ""
@@ -287,9 +289,9 @@ def build_reflexion_agent(
     count = spec.model.get_num_tokens
     graph = StateGraph(ReflexionState)
     graph.add_node("begin", remembering(nodes.begin, spec.memory, count, report))
-    graph.add_node("actor", nodes.actor)
-    graph.add_node("evaluator", remembering(nodes.evaluator, spec.memory, count, report))
-    graph.add_node("reflect", nodes.reflect)
+    graph.add_node("actor", steps_node("actor", nodes.actor))
+    graph.add_node("evaluator", steps_node("evaluator", nodes.evaluator, spec, report))
+    graph.add_node("reflect", steps_node("reflect", nodes.reflect))
     graph.add_edge(START, "begin")
     graph.add_edge("begin", "actor")
     graph.add_edge("actor", "evaluator")

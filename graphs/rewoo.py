@@ -17,12 +17,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from langchain_core.runnables import RunnableLambda
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
 from agentlab.graphs._memory_hook import remembering
-from agentlab.graphs._rewoo_nodes import Answer, Node, RewooNodes, RewooState, RewooStep, report
+from agentlab.graphs._rewoo_nodes import Answer, RewooNodes, RewooState, RewooStep, report
 from agentlab.graphs._spec import AgentSpec
+from agentlab.graphs._steps import Steps, steps_node
 
 __all__ = ["Answer", "RewooState", "RewooStep", "build_rewoo_agent", "report"]
 
@@ -43,16 +45,18 @@ def build_rewoo_agent(
     """
     nodes = RewooNodes(spec, max_plan_steps=max_plan_steps, max_replans=max_replans)
 
-    def node(step: Node, recall: bool | Callable[[Mapping[str, Any]], bool] = False) -> Node:
-        return remembering(step, spec.memory, spec.model.get_num_tokens, report, recall=recall)
+    def node(name: str, steps: Callable[..., Steps[Any]]) -> RunnableLambda[Any, Any]:
+        return steps_node(name, steps, spec, report, recall=False)
 
     graph = StateGraph(RewooState)
     # a replan after an unusable plan enters the planner again: recall once, when a run starts
-    graph.add_node("planner", node(nodes.planner, recall=lambda state: not state.get("problem")))
-    graph.add_node("worker", node(nodes.worker))
+    planner = steps_node("planner", nodes.planner, spec, report, recall=_starts_run)
+    graph.add_node("planner", planner)
+    graph.add_node("worker", node("worker", nodes.worker))
     graph.add_node("approve", nodes.approve)
-    graph.add_node("tools", node(nodes.run_tools))
-    graph.add_node("solver", node(nodes.solver))
+    count = spec.model.get_num_tokens
+    graph.add_node("tools", remembering(nodes.run_tools, spec.memory, count, report, recall=False))
+    graph.add_node("solver", node("solver", nodes.solver))
     graph.add_edge(START, "planner")
     graph.add_conditional_edges("planner", nodes.route, ["planner", "worker", END])
     steps = ["planner", "worker", "approve", "tools", "solver", END]
@@ -61,3 +65,7 @@ def build_rewoo_agent(
     graph.add_conditional_edges("tools", nodes.route, ["planner", "worker", "solver", END])
     graph.add_edge("solver", END)
     return graph.compile(checkpointer=spec.checkpointer, name="rewoo")
+
+
+def _starts_run(state: Mapping[str, Any]) -> bool:
+    return not state.get("problem")

@@ -2,22 +2,27 @@
 scripted turns): the model's turns are awaited with the async HTTP client, never in a thread;
 one process has many conversations in flight at once, each on its own slot; checkpoints are
 kept in the settings' store as with ``invoke``, and memory recalls and records as it does.
-Every other pattern runs with ``ainvoke`` too (its nodes in LangGraph's worker threads)."""
+Every pattern awaits its model turns and sub-agents on the event loop, so runs overlap beyond
+the worker threads, and none blocks the loop."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import re
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fake_server import answer as server_answer
 from fake_server import llama_server, serving
-from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
 from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.types import Command
 
 from agentlab import build_agent
 from agentlab.config import load_settings
@@ -185,3 +190,125 @@ def test_react_turns_never_block_the_event_loop(tmp_path: Path) -> None:
         with blockbuster.blockbuster_ctx():
             state = asyncio.run(graph.ainvoke(_task(5), _config("t-loop")))
     assert state["messages"][-1].text == "Priya owns it."
+
+
+class AwaitedTurns(ScriptedChatModel):
+    """Plan-execute's turns for "Who owns db-N?", chosen from what each call is shown and each
+    awaited ``delay_s`` on the event loop; counts the turns in flight. A turn made through the
+    thread-bound path fails."""
+
+    delay_s: float = 0.2
+    in_flight: int = 0
+    most_in_flight: int = 0
+
+    def _generate(self, *args: Any, **kwargs: Any) -> ChatResult:
+        raise AssertionError("a model turn held a thread")
+
+    async def _agenerate(
+        self, messages: list[BaseMessage], *args: Any, **kwargs: Any
+    ) -> ChatResult:
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        await asyncio.sleep(self.delay_s)
+        self.in_flight -= 1
+        schema = [tool["function"]["name"] for tool in kwargs.get("tools", [])]
+        n = re.findall(r"db-(\d+)", "\n".join(m.text for m in messages))[0]
+        if schema == ["Plan"]:
+            turn = call("Plan", steps=[f"Find the owner of db-{n}"])
+        elif schema == ["Replan"]:
+            turn = call("Replan", answer=f"Priya owns db-{n}.", steps=[])
+        elif isinstance(messages[-1], ToolMessage):
+            turn = answer("Priya")
+        else:
+            turn = call("owner", database=f"db-{n}")
+        for tool_call in turn.tool_calls:
+            tool_call["id"] = f"call_{n}_{len(messages)}"
+        return ChatResult(generations=[ChatGeneration(message=turn)])
+
+
+def test_runs_overlap_beyond_the_worker_threads(tmp_path: Path) -> None:
+    """Eight plan-execute runs (planner, a ReAct sub-agent per step, replanner) with one worker
+    thread: their model turns are in flight together, as none holds the thread."""
+    model = AwaitedTurns(turns=[])
+    settings = load_settings(home=tmp_path, memory=False)
+    graph = build_agent("plan-execute", [owner], settings=settings, model=model)
+
+    async def all_at_once() -> list[Any]:
+        asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(max_workers=1))
+        runs = (graph.ainvoke(_task(n), _config(f"pe-{n}")) for n in range(8))
+        return await asyncio.gather(*runs)
+
+    results = asyncio.run(all_at_once())
+    assert [r["messages"][-1].text for r in results] == [f"Priya owns db-{n}." for n in range(8)]
+    assert model.most_in_flight >= 6
+
+
+class AwaitedScript(ScriptedChatModel):
+    """A scripted model whose turns can only be awaited."""
+
+    def _generate(self, *args: Any, **kwargs: Any) -> ChatResult:
+        raise AssertionError("a model turn held a thread")
+
+    async def _agenerate(self, *args: Any, **kwargs: Any) -> ChatResult:
+        return super()._generate(*args, **kwargs)
+
+
+@pytest.mark.parametrize("pattern", sorted(FACT_TURNS))
+def test_every_pattern_awaits_its_turns_and_never_blocks_the_event_loop(
+    pattern: str, tmp_path: Path
+) -> None:
+    blockbuster = pytest.importorskip("blockbuster")
+    model = AwaitedScript(turns=FACT_TURNS[pattern])
+    settings = load_settings(home=tmp_path, memory=False)
+    options: dict[str, Any] = {"checker": expect_all("Priya")} if pattern == "reflexion" else {}
+    graph = build_agent(pattern, [owner], settings=settings, model=model, **options)
+    with blockbuster.blockbuster_ctx():
+        state = asyncio.run(graph.ainvoke(_task(1), _config(f"t-loop-{pattern}")))
+    assert state["messages"][-1].text == "Priya owns it."
+    assert len(model.seen) == len(FACT_TURNS[pattern])
+
+
+TRANSFERRED: list[str] = []
+
+
+@tool(side_effects="acting")
+def transfer(database: str) -> str:
+    """Transfer a database to Priya."""
+    TRANSFERRED.append(database)
+    return f"{database} now belongs to Priya"
+
+
+HELD_TURNS = {  # pattern: a run whose tool call waits for approval inside a sub-agent
+    "plan-execute": [
+        call("Plan", steps=["Transfer db-1"]),
+        call("transfer", database="db-1"),
+        answer("Transferred."),
+        call("Replan", answer="db-1 is Priya's now.", steps=[]),
+    ],
+    "multi-agent": [
+        call("Route", next="researcher", instruction="Transfer db-1", answer=""),
+        call("transfer", database="db-1"),
+        answer("Transferred."),
+        call("Route", next="FINISH", instruction="", answer="db-1 is Priya's now."),
+    ],
+}
+
+
+@pytest.mark.parametrize("pattern", sorted(HELD_TURNS))
+def test_an_approval_inside_a_sub_agent_interrupts_and_resumes_with_ainvoke(
+    pattern: str, tmp_path: Path
+) -> None:
+    TRANSFERRED.clear()
+    model = AwaitedScript(turns=HELD_TURNS[pattern])
+    settings = load_settings(home=tmp_path, memory=False)
+    graph = build_agent(pattern, [transfer], settings=settings, model=model)
+    config = _config(f"t-held-{pattern}")
+
+    async def held_then_approved() -> tuple[dict[str, Any], dict[str, Any]]:
+        held = await graph.ainvoke({"messages": [HumanMessage("Transfer db-1")]}, config)
+        return held, await graph.ainvoke(Command(resume="approve"), config)
+
+    held, final = asyncio.run(held_then_approved())
+    assert held["__interrupt__"][0].value["name"] == "transfer"
+    assert TRANSFERRED == ["db-1"] and final["messages"][-1].text == "db-1 is Priya's now."
+    assert len(model.seen) == len(HELD_TURNS[pattern])  # nothing before the interrupt ran twice

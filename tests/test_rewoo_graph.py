@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from conftest import assert_snapshot
 from langchain_core.messages import HumanMessage
+from langchain_core.runnables import RunnableLambda
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
@@ -18,6 +19,7 @@ from langgraph.types import Command
 from agentlab.graphs import AgentSpec
 from agentlab.graphs._rewoo_args import as_number, bind_args, is_short, value_model
 from agentlab.graphs._rewoo_plan import plan_model
+from agentlab.graphs._steps import Invoke, Steps, drive
 from agentlab.graphs.rewoo import build_rewoo_agent, report
 from agentlab.testing import ScriptedChatModel, answer, call
 from agentlab.tools import tool
@@ -216,18 +218,20 @@ def test_the_step_limit_bounds_model_calls() -> None:
 def test_references_are_filled_in_by_type() -> None:
     asked: list[tuple[str, str, str]] = []
 
-    def extract(name: str, ref: str, kind: str) -> Any:
+    def extract(name: str, ref: str, kind: str) -> Steps[Any]:  # a call that gives the value
         asked.append((name, ref, kind))
-        return {"number": 7.0, "string": "Oslo"}[kind]
+        value = RunnableLambda(lambda _: {"number": 7.0, "string": "Oslo"}[kind])
+        return (yield Invoke(value, None))
 
     properties = {"value": {"type": "number"}, "city": {"type": "string"}, "n": {"type": "integer"}}
     results = {"E1": "1,275", "E2": "It is in Oslo, the capital.", "E3": "Lisbon",
                "E4": "The trail is 18 km long."}  # fmt: skip
     args = {"value": "#E1", "city": "#E2", "q": "weather in #E3 and #E2", "n": "#E4"}
-    bound = bind_args(args, properties, results, extract)  # type: ignore[arg-type]
+    bound = drive(bind_args(args, properties, results, extract))  # type: ignore[arg-type]
     assert bound == {"value": 1275, "city": "Oslo", "q": "weather in Lisbon and Oslo", "n": 18}
     assert asked == [("city", "E2", "string"), ("q", "E2", "string")]
-    assert bind_args({"x": "#E1 / 2"}, {}, {"E1": "a b c d e f"}, extract) == {"x": "7 / 2"}  # type: ignore[arg-type]
+    inside = bind_args({"x": "#E1 / 2"}, {}, {"E1": "a b c d e f"}, extract)  # type: ignore[arg-type]
+    assert drive(inside) == {"x": "7 / 2"}
     assert as_number("-3.5") == -3.5 and as_number("12 km") is None and not is_short("a b c d e")
 
 
