@@ -11,7 +11,6 @@ from agentlab.llm.protocol import (
     ToolSpec,
     action_schema,
     branch_margin,
-    by_relevance,
     parse_turn,
     render_prompt,
     render_structured_prompt,
@@ -143,18 +142,20 @@ def test_foreign_messages_render_canonically() -> None:
     assert prompt.endswith('{"thought": "", "tool": "add", "args": {"a": 1}}\n')
 
 
-def test_tools_are_listed_by_relevance_to_the_first_task() -> None:
+def test_the_head_is_the_same_whatever_the_task() -> None:
+    """Tools are listed in the caller's order, so every task and every process shares the whole
+    head, and the prefix cache (in memory or on disk) serves all of it."""
     population = ToolSpec("city_population", "Number of inhabitants of a city.", {})
     temperature = ToolSpec("get_temperature", "Current temperature in a city.", {})
-    ranked = by_relevance([population, temperature], "What is the temperature in Rivertown?")
-    assert [t.name for t in ranked] == ["get_temperature", "city_population"]
-    # No overlap keeps the caller's order; a later task does not reorder the thread's head.
-    assert by_relevance([population, temperature], "Say hello") == [population, temperature]
-    first = [HumanMessage("What is the temperature in Rivertown?")]
-    later = [*first, AIMessage("21 °C"), HumanMessage("And how many people live there?")]
-    head = render_prompt(first, [population, temperature])
-    assert render_prompt(later, [population, temperature]).startswith(head)
-    assert head.index("get_temperature(") < head.index("city_population(")
+    tools = [population, temperature]
+    first = render_prompt([HumanMessage("What is the temperature in Rivertown?")], tools)
+    other = render_prompt([HumanMessage("How many people live in Springfield?")], tools)
+    head = first[: first.index("<|im_start|>user")]
+    assert other.startswith(head)
+    assert head.index("city_population(") < head.index("get_temperature(")
+    later = [HumanMessage("What is the temperature in Rivertown?"), AIMessage("21 °C"),
+             HumanMessage("And how many people live there?")]  # fmt: skip
+    assert render_prompt(later, tools).startswith(first)
 
 
 def test_a_raw_newline_inside_a_string_still_parses() -> None:

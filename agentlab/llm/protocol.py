@@ -32,7 +32,6 @@ __all__ = [
     "ToolSpec",
     "action_schema",
     "branch_margin",
-    "by_relevance",
     "parse_turn",
     "render_prompt",
     "render_structured_prompt",
@@ -141,33 +140,6 @@ def system_prompt(tools: Sequence[ToolSpec], extra: str = "") -> str:
     return "\n\n".join(parts)
 
 
-_WORD = re.compile(r"[a-z0-9]+")
-_STOP_WORDS = frozenset(
-    {"the", "and", "for", "with", "from", "into", "what", "which", "who", "how", "many", "much",
-     "does", "are", "was", "this", "that", "there", "their", "its", "can", "you", "your"}
-)  # fmt: skip
-
-
-def _words(text: str) -> set[str]:
-    found = _WORD.findall(text.lower())
-    return {w.removesuffix("s") for w in found if len(w) > 2 and w not in _STOP_WORDS}
-
-
-def by_relevance(tools: Sequence[ToolSpec], task: str) -> list[ToolSpec]:
-    """Tools sharing the most words with the task first (its name counts double).
-
-    A small model leans towards the tools it reads first; ordering by the conversation's first
-    task keeps the head stable for the whole thread, so the prefix cache still hits.
-    """
-    wanted = _words(task)
-
-    def overlap(tool: ToolSpec) -> int:
-        name = _words(tool.name.replace("_", " "))
-        return 2 * len(wanted & name) + len(wanted & _words(tool.description))
-
-    return sorted(tools, key=overlap, reverse=True)
-
-
 def render_prompt(messages: Sequence[BaseMessage], tools: Sequence[ToolSpec]) -> str:
     """ChatML prompt for ``messages``, ending where the model's next step begins.
 
@@ -175,9 +147,7 @@ def render_prompt(messages: Sequence[BaseMessage], tools: Sequence[ToolSpec]) ->
     ReAct transcript); it closes with the final answer. Later text is only ever appended.
     """
     extra = "\n\n".join(m.text for m in messages if isinstance(m, SystemMessage))
-    first_task = next((m.text for m in messages if isinstance(m, HumanMessage)), "")
-    listed = by_relevance(tools, first_task)
-    parts = [f"<|im_start|>system\n{system_prompt(listed, extra)}<|im_end|>\n"]
+    parts = [f"<|im_start|>system\n{system_prompt(tools, extra)}<|im_end|>\n"]
     open_turn = False
     for message in messages:
         if isinstance(message, HumanMessage):
