@@ -39,8 +39,26 @@ class MeasuringEngine(ScriptedEngine):
         return dataclasses.replace(done, choices=tuple(choices))
 
 
+class ContinuingEngine(ScriptedEngine):
+    """A scripted large model that continues from the ``start`` it is given, as the real engine
+    does: its scripted texts are what it writes after that."""
+
+    def __init__(self, texts: list[str]) -> None:
+        super().__init__(texts)
+        self.starts: list[str] = []
+
+    def complete(self, prompt: str, **kwargs: object) -> Completion:  # type: ignore[override]
+        start = str(kwargs.pop("start", ""))
+        on_text = kwargs.pop("on_text", None)
+        self.starts.append(start)
+        done = super().complete(prompt, **kwargs)  # type: ignore[arg-type]
+        if on_text is not None:
+            on_text(start + done.text)  # type: ignore[operator]
+        return dataclasses.replace(done, text=start + done.text)
+
+
 def cascade(margin: float, small_texts: list[str], large_texts: list[str]) -> CascadeEngine:
-    return CascadeEngine(MeasuringEngine(small_texts, margin), ScriptedEngine(large_texts), 2.0)  # type: ignore[arg-type]
+    return CascadeEngine(MeasuringEngine(small_texts, margin), ContinuingEngine(large_texts), 2.0)  # type: ignore[arg-type]
 
 
 def test_a_turn_the_fast_model_is_sure_of_stays_with_it() -> None:
@@ -54,18 +72,19 @@ def test_a_turn_the_fast_model_is_sure_of_stays_with_it() -> None:
     assert (len(engine.small.calls), len(engine.large.calls)) == (1, 0)  # type: ignore[attr-defined]
 
 
-def test_an_unsure_turn_is_written_again_by_the_default_model_and_costs_both() -> None:
-    answer = '{"thought": "known", "answer": "42"}'
-    engine = cascade(0.5, [TOOL_TURN], [answer])
+def test_an_unsure_turn_is_finished_by_the_default_model_after_the_thought_and_costs_both() -> None:
+    engine = cascade(0.5, [TOOL_TURN], [', "answer": "42"}'])
     streamed: list[str] = []
     done = engine.complete("task", schema=ACTION, max_tokens=64, temperature=0.0,
                            on_text=streamed.append)  # fmt: skip
-    assert done.text == answer and "".join(streamed) == answer  # the dropped turn never shows
+    answer = '{"thought": "look it up", "answer": "42"}'  # the small thought, the large branch
+    assert done.text == answer and "".join(streamed) == answer  # the dropped branch never shows
     assert done.model == engine.large.name
+    assert engine.large.starts == ['{"thought": "look it up"']  # type: ignore[attr-defined]
     small_call, large_call = engine.small.calls[0], engine.large.calls[0]  # type: ignore[attr-defined]
     assert small_call.prompt == large_call.prompt == "task"
     assert TOOL_TURN[: engine.small.gave_up_at].endswith('"tool": "lookup"')  # type: ignore[attr-defined]
-    assert done.completion_tokens > len(engine.large.tokenize(answer))
+    assert done.completion_tokens > len(engine.large.tokenize(', "answer": "42"}'))
     assert (len(engine.small.calls), len(engine.large.calls)) == (1, 1)  # type: ignore[attr-defined]
 
 
@@ -73,7 +92,7 @@ def test_turns_without_a_branch_go_to_the_default_model_alone() -> None:
     engine = cascade(9.0, [], ['{"verdict": "pass"}'])
     done = engine.complete("check", schema='{"properties": {"verdict": {}}}', max_tokens=16,
                            temperature=0.0)  # fmt: skip
-    assert done.text == '{"verdict": "pass"}'
+    assert done.text == '{"verdict": "pass"}' and engine.large.starts == [""]  # type: ignore[attr-defined]
     assert engine.small.calls == [] and len(engine.large.calls) == 1  # type: ignore[attr-defined]
 
 
@@ -141,3 +160,29 @@ def test_the_real_engine_stops_a_turn_where_give_up_says(model_path: Path) -> No
     assert engine.llama.n_tokens == cut.prompt_tokens + cut.completion_tokens
     again = engine.complete(prompt, schema=schema, max_tokens=80, temperature=0.0)
     assert again.text == whole.text  # an abandoned turn leaves the cache consistent
+
+
+@pytest.mark.llm
+def test_the_real_engine_continues_a_turn_from_given_text(model_path: Path) -> None:
+    from agentlab.config import Settings
+    from agentlab.llm import LlamaEngine
+
+    engine = LlamaEngine.load(model_path, Settings(model=str(model_path), n_ctx=1024))
+    prompt = (
+        "<|im_start|>user\nCall the lookup tool for Oslo, as JSON with thought, tool and args."
+        "<|im_end|>\n<|im_start|>assistant\n"
+    )
+    schema = json.dumps({
+        "type": "object", "required": ["thought", "tool", "args"],
+        "properties": {"thought": {"type": "string", "maxLength": 60},
+                       "tool": {"enum": ["lookup", "calculator"]},
+                       "args": {"type": "object", "properties": {"q": {"type": "string"}},
+                                "required": ["q"]}},
+    })  # fmt: skip
+    start = '{"thought": "The task names Bergen, so I look up Bergen."'
+    done = engine.complete(prompt, schema=schema, max_tokens=60, temperature=0.0, start=start)
+    assert done.text.startswith(start) and done.finish_reason == "stop"
+    turn = json.loads(done.text)
+    assert turn["tool"] == "lookup" and "Bergen" in turn["args"]["q"]  # it read the given text
+    assert 0 < done.completion_tokens < len(engine.tokenize(done.text)) - 10
+    assert engine.llama.n_tokens == done.prompt_tokens + done.completion_tokens

@@ -3,11 +3,12 @@ rest.
 
 The small model writes the turn first, measuring how sure it was of each choice the grammar
 left it. When its branch (answer or tool, and which tool) was chosen by at least ``margin``
-logits, and the turn ended on its own, its turn stands; otherwise the large model writes the
-turn again. The small model stops as soon as it has written a branch it was not sure of, so
-an escalated turn costs it only its thought and the branch. Turns that are not action turns
-(plans, verdicts, summaries) go to the large model at once. Both models use Qwen2.5's
-tokenizer, so prompts and token counts are the same.
+logits, and the turn ended on its own, its turn stands; otherwise the large model takes over
+after the small model's thought: it reads that thought (a prefill, not a decode) and writes
+the branch and the rest itself. The small model stops as soon as it has written a branch it
+was not sure of, so an escalated turn costs it only its thought and the branch. Turns that are
+not action turns (plans, verdicts, summaries) go to the large model at once. Both models use
+Qwen2.5's tokenizer, so prompts and token counts are the same.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 
 from agentlab.llm._engine import LlamaEngine
 from agentlab.llm.engine import Completion
-from agentlab.llm.protocol import branch_margin
+from agentlab.llm.protocol import branch_margin, thought_of
 
 __all__ = ["CascadeEngine"]
 
@@ -56,10 +57,10 @@ class CascadeEngine:
         temperature: float,
         on_text: Callable[[str], Any] | None = None,
     ) -> Completion:
-        def by_large() -> Completion:
+        def by_large(start: str = "") -> Completion:
             done = self.large.complete(
                 prompt, schema=schema, max_tokens=max_tokens, temperature=temperature,
-                on_text=on_text,
+                on_text=on_text, start=start,
             )  # fmt: skip
             return dataclasses.replace(done, model=self.large.name)
 
@@ -74,7 +75,7 @@ class CascadeEngine:
             if on_text is not None:
                 on_text(first.text)
             return dataclasses.replace(first, model=self.small.name)
-        return _with_cost_of(by_large(), first)
+        return _with_cost_of(by_large(start=thought_of(first.text)), first)
 
     def _unsure(self, text: str, choices: Sequence[tuple[int, float]]) -> bool:
         """Stop the small model as soon as its branch is written and it was not sure of it."""

@@ -133,12 +133,16 @@ class LlamaEngine:
         temperature: float,
         on_text: Callable[[str], Any] | None = None,
         give_up: GiveUp | None = None,
+        start: str = "",
     ) -> Completion:
         """Generate one turn under ``schema``'s grammar; the llama.cpp prefix cache reuses
         whatever the last call shared. ``give_up`` sees the text and its measured choices as
-        they grow; when it says so, the turn stops there with ``finish_reason`` "abandoned"."""
+        they grow; when it says so, the turn stops there with ``finish_reason`` "abandoned".
+        ``start`` is text the turn already begins with (valid under the grammar): it is
+        prefilled with the prompt, not decoded, and the turn's text includes it."""
         tokens = self.tokenize(prompt)
-        if len(tokens) + max_tokens > self.n_ctx:
+        begun = self.tokenize(start) if start else []
+        if len(tokens) + len(begun) + max_tokens > self.n_ctx:
             raise ContextOverflowError(
                 f"the prompt has {len(tokens)} tokens and the answer may need {max_tokens}, "
                 f"but the context window holds {self.n_ctx}; raise n_ctx or shorten the input"
@@ -149,7 +153,7 @@ class LlamaEngine:
                 self._restore(store, tokens)
             reused = self._cached_prefix(tokens)
             done = self._generate(
-                tokens, reused, gbnf(schema), max_tokens, temperature, on_text, give_up
+                tokens, begun, reused, gbnf(schema), max_tokens, temperature, on_text, give_up
             )
             if store is not None and reused < len(tokens) // 2:  # the file missed: refresh it
                 store.save(self._cached_tokens(), self._seq_state())
@@ -202,6 +206,7 @@ class LlamaEngine:
     def _generate(
         self,
         tokens: list[int],
+        begun: list[int],
         reused: int,
         gbnf: str,
         max_tokens: int,
@@ -214,7 +219,7 @@ class LlamaEngine:
         llama = self.llama
         vocab = llama_cpp.llama_model_get_vocab(llama.model)
         sampler = GrammarSampler(vocab, llama.n_vocab(), gbnf, temperature, self.seed)
-        history = np.zeros(len(tokens) + max_tokens, dtype=np.int32)
+        history = np.zeros(len(tokens) + len(begun) + max_tokens, dtype=np.int32)
         history[: len(tokens)] = tokens
         generated: list[int] = []
         choices: list[tuple[int, float]] = []
@@ -242,18 +247,20 @@ class LlamaEngine:
         started = time.perf_counter()
         try:
             llama.n_tokens = reused  # keep the cached prefix; eval() drops the rest of the KV
-            llama.eval(tokens[reused:])
+            llama.eval(tokens[reused:] + begun)
+            for token in begun:  # already written: the grammar and the text take it as given
+                take(token)
             first_token_at = time.perf_counter()
             rows = [self._logits(-1)]
             forced: int | None = None  # a token the last check already picked
-            while len(generated) < max_tokens:
+            while len(generated) - len(begun) < max_tokens:
                 token = pick(rows[0]) if forced is None else forced
                 forced = None
                 if llama_cpp.llama_vocab_is_eog(vocab, token):
                     finish = "stop"
                     break
                 take(token)
-                room = max_tokens - len(generated)
+                room = max_tokens - len(generated) + len(begun)
                 guess = self._guess(history[: len(tokens) + len(generated)], room, vocab)
                 start = llama.n_tokens
                 rows = self._decode([token, *guess])
@@ -276,9 +283,9 @@ class LlamaEngine:
         finished = time.perf_counter()
         return Completion(
             text=text,
-            prompt_tokens=len(tokens),
+            prompt_tokens=len(tokens) + len(begun),
             reused_tokens=reused,
-            completion_tokens=len(generated),
+            completion_tokens=len(generated) - len(begun),
             prefill_ms=(first_token_at - started) * 1000,
             decode_ms=(finished - first_token_at) * 1000,
             finish_reason=finish,

@@ -37,6 +37,7 @@ __all__ = [
     "render_structured_prompt",
     "structured_schema",
     "system_prompt",
+    "thought_of",
 ]
 
 # Bounds that keep every turn inside the token budget: a small model that starts repeating
@@ -282,3 +283,9 @@ def branch_margin(text: str, choices: Sequence[tuple[int, float]]) -> float | No
     if thought is None or branch is None:
         return None
     return min((m for at, m in choices if thought.end() <= at < branch.end()), default=math.inf)
+
+
+def thought_of(text: str) -> str:
+    """The start of an action turn through its thought's closing quote ("" when none)."""
+    thought = _THOUGHT.match(text)
+    return thought.group() if thought else ""
