@@ -8,10 +8,10 @@ further flags go to `agentlab run`.
 
     .venv/bin/python bench/cli_suite.py SUITE.jsonl MODULE:ATTR [--pattern react] \\
         [--model NAME] [--out report.json] [--env-a KEY=VALUE ...] [--env-b KEY=VALUE ...]
-        [--no-memory ...]
+        [--env-c KEY=VALUE ...] [--no-memory ...]
 
-With --env-b each task also runs with those environment variables, right after the run with
---env-a's (a separate home each), and the report compares the two.
+With --env-b (and --env-c) each task also runs with those environment variables, right after
+the run with --env-a's (a separate home each), and the report compares each with the first.
 """
 
 from __future__ import annotations
@@ -78,10 +78,13 @@ def main() -> None:
                         help="run each task with these variables")  # fmt: skip
     parser.add_argument("--env-b", action="append", default=[], metavar="KEY=VALUE",
                         help="also run each task with these variables (side by side)")  # fmt: skip
+    parser.add_argument("--env-c", action="append", default=[], metavar="KEY=VALUE",
+                        help="and with these (a third arm; needs --env-b)")  # fmt: skip
     args, flags = parser.parse_known_args()
     configs = {"a": dict(pair.split("=", 1) for pair in args.env_a)}
-    if args.env_b:
-        configs["b"] = dict(pair.split("=", 1) for pair in args.env_b)
+    for name, pairs in (("b", args.env_b), ("c", args.env_c if args.env_b else [])):
+        if pairs:
+            configs[name] = dict(pair.split("=", 1) for pair in pairs)
     rows: dict[str, list[dict[str, Any]]] = {name: [] for name in configs}
     with tempfile.TemporaryDirectory(prefix="agentlab-cli-bench-") as scratch:
         for task in load_suite(args.suite):
@@ -98,11 +101,11 @@ def main() -> None:
         "suite": str(args.suite), "pattern": args.pattern, "model": args.model or "default",
         "flags": flags, "env": configs["a"], **summary(rows["a"]),
     }  # fmt: skip
-    if "b" in configs:
-        b = summary(rows["b"])
-        report["b"] = {"env": configs["b"], **b}
-        report["median_wall_ratio_b_over_a"] = round(
-            b["median_wall_s"] / report["median_wall_s"], 3
+    for name in [n for n in configs if n != "a"]:
+        other = summary(rows[name])
+        report[name] = {"env": configs[name], **other}
+        report[f"median_wall_ratio_{name}_over_a"] = round(
+            other["median_wall_s"] / report["median_wall_s"], 3
         )
     text = json.dumps(report, indent=1)
     if args.out:
