@@ -186,3 +186,8 @@ def test_the_real_engine_continues_a_turn_from_given_text(model_path: Path) -> N
     assert turn["tool"] == "lookup" and "Bergen" in turn["args"]["q"]  # it read the given text
     assert 0 < done.completion_tokens < len(engine.tokenize(done.text)) - 10
     assert engine.llama.n_tokens == done.prompt_tokens + done.completion_tokens
+    with pytest.raises(ValueError, match="does not fit its schema"):  # not a crash in llama.cpp
+        engine.complete(prompt, schema=schema, max_tokens=60, temperature=0.0,
+                        start='{"answer": "no"')  # fmt: skip
+    again = engine.complete(prompt, schema=schema, max_tokens=60, temperature=0.0, start=start)
+    assert again.text == done.text

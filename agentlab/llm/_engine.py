@@ -249,6 +249,11 @@ class LlamaEngine:
             llama.n_tokens = reused  # keep the cached prefix; eval() drops the rest of the KV
             llama.eval(tokens[reused:] + begun)
             for token in begun:  # already written: the grammar and the text take it as given
+                if not sampler.allows(token):  # llama.cpp would abort on accepting it
+                    raise ValueError(
+                        f"the turn's given start does not fit its schema after {text!r}: "
+                        "start a turn only with text that schema allows"
+                    )
                 take(token)
             first_token_at = time.perf_counter()
             rows = [self._logits(-1)]

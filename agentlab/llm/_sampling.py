@@ -83,6 +83,10 @@ class GrammarSampler:
         allowed: np.ndarray = tokens[view["logit"] != -math.inf]
         return allowed
 
+    def allows(self, token: int) -> bool:
+        """Whether the grammar allows ``token`` next."""
+        return bool(self._allowed(np.array([token])).size)
+
     def accept(self, token: int) -> None:
         self._c.llama_sampler_accept(self._sampler, token)
 
