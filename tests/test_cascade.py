@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from conftest import MODEL_DIR, agentlab, assert_usage_error
 
-from agentlab.config import DEFAULT_MODEL, FAST_MODEL
+from agentlab.config import DEFAULT_MODEL, FAST_MODEL, Settings
+from agentlab.llm import LlamaEngine
 from agentlab.llm._cascade import CascadeEngine
 from agentlab.llm.engine import Completion
 from agentlab.llm.protocol import branch_margin
@@ -126,68 +127,58 @@ def test_a_server_cannot_be_started_with_auto() -> None:
     assert_usage_error(done, "a server runs one model: --model auto routes between two")
 
 
+# A real turn for the engine tests: a tool call whose branch the model chooses.
+PROMPT = (
+    "<|im_start|>user\nCall the lookup tool for Oslo, as JSON with thought, tool and args."
+    "<|im_end|>\n<|im_start|>assistant\n"
+)
+SCHEMA = json.dumps({
+    "type": "object", "required": ["thought", "tool", "args"],
+    "properties": {"thought": {"type": "string", "maxLength": 60},
+                   "tool": {"enum": ["lookup", "calculator"]},
+                   "args": {"type": "object", "properties": {"q": {"type": "string"}},
+                            "required": ["q"]}},
+})  # fmt: skip
+
+
+def real_engine(model_path: Path) -> LlamaEngine:
+    return LlamaEngine.load(model_path, Settings(model=str(model_path), n_ctx=1024))
+
+
 @pytest.mark.llm
 def test_the_real_engine_stops_a_turn_where_give_up_says(model_path: Path) -> None:
-    from agentlab.config import Settings
-    from agentlab.llm import LlamaEngine
-
-    engine = LlamaEngine.load(model_path, Settings(model=str(model_path), n_ctx=1024))
+    engine = real_engine(model_path)
     engine.measure_choices = True
-    prompt = (
-        "<|im_start|>user\nCall the lookup tool for Oslo, as JSON with thought, tool and args."
-        "<|im_end|>\n<|im_start|>assistant\n"
-    )
-    schema = json.dumps({
-        "type": "object", "required": ["thought", "tool", "args"],
-        "properties": {"thought": {"type": "string", "maxLength": 60},
-                       "tool": {"enum": ["lookup", "calculator"]},
-                       "args": {"type": "object", "properties": {"q": {"type": "string"}},
-                                "required": ["q"]}},
-    })  # fmt: skip
-    whole = engine.complete(prompt, schema=schema, max_tokens=80, temperature=0.0)
+    whole = engine.complete(PROMPT, schema=SCHEMA, max_tokens=80, temperature=0.0)
     seen: list[str] = []
 
     def after_the_tool(text: str, choices: list[tuple[int, float]]) -> bool:
         seen.append(text)
         return branch_margin(text, choices) is not None  # the branch is written
 
-    cut = engine.complete(prompt, schema=schema, max_tokens=80, temperature=0.0,
+    cut = engine.complete(PROMPT, schema=SCHEMA, max_tokens=80, temperature=0.0,
                           give_up=after_the_tool)  # fmt: skip
     assert cut.finish_reason == "abandoned" and whole.finish_reason == "stop"
     assert cut.text.rstrip('"').endswith("lookup") or '"args"' in cut.text[-12:]
     assert whole.text.startswith(cut.text) and len(cut.text) < len(whole.text)
     assert cut.choices and all(at < len(cut.text) for at, _ in cut.choices)
     assert engine.llama.n_tokens == cut.prompt_tokens + cut.completion_tokens
-    again = engine.complete(prompt, schema=schema, max_tokens=80, temperature=0.0)
+    again = engine.complete(PROMPT, schema=SCHEMA, max_tokens=80, temperature=0.0)
     assert again.text == whole.text  # an abandoned turn leaves the cache consistent
 
 
 @pytest.mark.llm
 def test_the_real_engine_continues_a_turn_from_given_text(model_path: Path) -> None:
-    from agentlab.config import Settings
-    from agentlab.llm import LlamaEngine
-
-    engine = LlamaEngine.load(model_path, Settings(model=str(model_path), n_ctx=1024))
-    prompt = (
-        "<|im_start|>user\nCall the lookup tool for Oslo, as JSON with thought, tool and args."
-        "<|im_end|>\n<|im_start|>assistant\n"
-    )
-    schema = json.dumps({
-        "type": "object", "required": ["thought", "tool", "args"],
-        "properties": {"thought": {"type": "string", "maxLength": 60},
-                       "tool": {"enum": ["lookup", "calculator"]},
-                       "args": {"type": "object", "properties": {"q": {"type": "string"}},
-                                "required": ["q"]}},
-    })  # fmt: skip
+    engine = real_engine(model_path)
     start = '{"thought": "The task names Bergen, so I look up Bergen."'
-    done = engine.complete(prompt, schema=schema, max_tokens=60, temperature=0.0, start=start)
+    done = engine.complete(PROMPT, schema=SCHEMA, max_tokens=60, temperature=0.0, start=start)
     assert done.text.startswith(start) and done.finish_reason == "stop"
     turn = json.loads(done.text)
     assert turn["tool"] == "lookup" and "Bergen" in turn["args"]["q"]  # it read the given text
     assert 0 < done.completion_tokens < len(engine.tokenize(done.text)) - 10
     assert engine.llama.n_tokens == done.prompt_tokens + done.completion_tokens
     with pytest.raises(ValueError, match="does not fit its schema"):  # not a crash in llama.cpp
-        engine.complete(prompt, schema=schema, max_tokens=60, temperature=0.0,
+        engine.complete(PROMPT, schema=SCHEMA, max_tokens=60, temperature=0.0,
                         start='{"answer": "no"')  # fmt: skip
-    again = engine.complete(prompt, schema=schema, max_tokens=60, temperature=0.0, start=start)
+    again = engine.complete(PROMPT, schema=SCHEMA, max_tokens=60, temperature=0.0, start=start)
     assert again.text == done.text
