@@ -246,8 +246,6 @@ class LlamaEngine:
 
         started = time.perf_counter()
         try:
-            llama.n_tokens = reused  # keep the cached prefix; eval() drops the rest of the KV
-            llama.eval(tokens[reused:] + begun)
             for token in begun:  # already written: the grammar and the text take it as given
                 if not sampler.allows(token):  # llama.cpp would abort on accepting it
                     raise ValueError(
@@ -255,6 +253,8 @@ class LlamaEngine:
                         "start a turn only with text that schema allows"
                     )
                 take(token)
+            llama.n_tokens = reused  # keep the cached prefix; eval() drops the rest of the KV
+            llama.eval(tokens[reused:] + begun)  # the start is prefilled with the prompt
             first_token_at = time.perf_counter()
             rows = [self._logits(-1)]
             forced: int | None = None  # a token the last check already picked
