@@ -144,8 +144,9 @@ class LlamaEngine:
         begun = self.tokenize(start) if start else []
         if len(tokens) + len(begun) + max_tokens > self.n_ctx:
             raise ContextOverflowError(
-                f"the prompt has {len(tokens)} tokens and the answer may need {max_tokens}, "
-                f"but the context window holds {self.n_ctx}; raise n_ctx or shorten the input"
+                f"the prompt has {len(tokens) + len(begun)} tokens and the answer may need "
+                f"{max_tokens}, but the context window holds {self.n_ctx}; raise n_ctx or "
+                "shorten the input"
             )
         with self._lock:
             store, self._prefix_store = self._prefix_store, None  # the first call only
@@ -219,7 +220,8 @@ class LlamaEngine:
         llama = self.llama
         vocab = llama_cpp.llama_model_get_vocab(llama.model)
         sampler = GrammarSampler(vocab, llama.n_vocab(), gbnf, temperature, self.seed)
-        history = np.zeros(len(tokens) + len(begun) + max_tokens, dtype=np.int32)
+        limit = len(begun) + max_tokens  # the given start does not count against max_tokens
+        history = np.zeros(len(tokens) + limit, dtype=np.int32)
         history[: len(tokens)] = tokens
         generated: list[int] = []
         choices: list[tuple[int, float]] = []
@@ -258,14 +260,14 @@ class LlamaEngine:
             first_token_at = time.perf_counter()
             rows = [self._logits(-1)]
             forced: int | None = None  # a token the last check already picked
-            while len(generated) - len(begun) < max_tokens:
+            while len(generated) < limit:
                 token = pick(rows[0]) if forced is None else forced
                 forced = None
                 if llama_cpp.llama_vocab_is_eog(vocab, token):
                     finish = "stop"
                     break
                 take(token)
-                room = max_tokens - len(generated) + len(begun)
+                room = limit - len(generated)
                 guess = self._guess(history[: len(tokens) + len(generated)], room, vocab)
                 start = llama.n_tokens
                 rows = self._decode([token, *guess])

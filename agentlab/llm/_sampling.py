@@ -52,7 +52,7 @@ class GrammarSampler:
         """The next token; ``accept`` must follow for the grammar to advance."""
         if self._temperature == 0:
             best = int(np.argmax(logits))
-            if self._allowed(np.array([best])).size:
+            if self.allows(best):
                 return best
             shortlist = np.argpartition(logits, -_SHORTLIST)[-_SHORTLIST:]
             allowed = self._allowed(shortlist)
