@@ -10,7 +10,7 @@ further flags go to `agentlab run`.
         [--model NAME] [--out report.json] [--env-a KEY=VALUE ...] [--env-b KEY=VALUE ...]
         [--env-c KEY=VALUE ...] [--no-memory ...]
 
-With --env-b (and --env-c) each task also runs with those environment variables, right after
+With --env-b or --env-c each task also runs with those environment variables, right after
 the run with --env-a's (a separate home each), and the report compares each with the first.
 """
 
@@ -79,10 +79,10 @@ def main() -> None:
     parser.add_argument("--env-b", action="append", default=[], metavar="KEY=VALUE",
                         help="also run each task with these variables (side by side)")  # fmt: skip
     parser.add_argument("--env-c", action="append", default=[], metavar="KEY=VALUE",
-                        help="and with these (a third arm; needs --env-b)")  # fmt: skip
+                        help="and with these (a third arm)")  # fmt: skip
     args, flags = parser.parse_known_args()
     configs = {"a": dict(pair.split("=", 1) for pair in args.env_a)}
-    for name, pairs in (("b", args.env_b), ("c", args.env_c if args.env_b else [])):
+    for name, pairs in (("b", args.env_b), ("c", args.env_c)):
         if pairs:
             configs[name] = dict(pair.split("=", 1) for pair in pairs)
     rows: dict[str, list[dict[str, Any]]] = {name: [] for name in configs}
