@@ -1,6 +1,7 @@
 """ReAct: the model calls tools until it answers, within a step limit and a budget. Calls the
-approval policy holds wait for a person (``interrupt``). Reads top to bottom: state, the
-agent node, the approval and tool nodes, the route, the graph.
+approval policy holds wait for a person (``interrupt``). A call a tool rejected on a guessed
+value is taken back and its turn decided again without that tool (``_ReactNodes.withdraw``).
+Reads top to bottom: state, the agent node, the approval and tool nodes, the route, the graph.
 """
 
 from __future__ import annotations
@@ -11,7 +12,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, TypedDict
 
-from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, SystemMessage
+from langchain_core.messages import (
+    AIMessage,
+    AnyMessage,
+    BaseMessage,
+    RemoveMessage,
+    SystemMessage,
+    ToolCall,
+    ToolMessage,
+)
+from langchain_core.messages.ai import UsageMetadata
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
@@ -22,9 +32,12 @@ from agentlab.graphs._approval import approval_node, needs_approval, unanswered_
 from agentlab.graphs._memory_hook import remembering
 from agentlab.graphs._records import current_run
 from agentlab.graphs._spec import AgentSpec
+from agentlab.llm import bind_tools_but
 from agentlab.tools import format_tool_error
 
 __all__ = ["ReactState", "RunClock", "build_react_agent", "format_tool_error", "steps_this_run"]
+
+_MAX_WITHDRAWN = 2  # rejected calls on guessed values taken back per run
 
 
 class RunClock(TypedDict):
@@ -75,15 +88,21 @@ class _ReactNodes:
         self.held = needs_approval(spec.tools, spec.policy())
         self.approve_calls = approval_node(spec.tools, spec.policy())
         self.preamble = [SystemMessage(spec.system_prompt)] if spec.system_prompt else []
-        self.bindings: dict[tuple[tuple[str, str], ...], Runnable[Any, BaseMessage]] = {}
+        self.bindings: dict[
+            tuple[tuple[tuple[str, str], ...], tuple[str, ...]], Runnable[Any, BaseMessage]
+        ] = {}
 
-    def bound_for_this_turn(self) -> Runnable[Any, BaseMessage]:
+    def bound_for_this_turn(self, left_out: Sequence[str] = ()) -> Runnable[Any, BaseMessage]:
+        """The model bound to the tools offered this turn, less those ``left_out``."""
         tools, offer = self.spec.tools, self.spec.offer
         view = list(offer(tools)) if offer else list(tools)
-        key = tuple((t.name, t.description) for t in view)
+        key = (tuple((t.name, t.description) for t in view), tuple(left_out))
         if key not in self.bindings:  # the same view reuses its binding (and its grammar)
             model = self.spec.model
-            self.bindings[key] = model.bind_tools(view) if view else model
+            if left_out:
+                self.bindings[key] = bind_tools_but(model, view, left_out)
+            else:
+                self.bindings[key] = model.bind_tools(view) if view else model
         return self.bindings[key]
 
     def agent(self, state: ReactState) -> dict[str, Any]:
@@ -103,7 +122,7 @@ class _ReactNodes:
         response = await turn.model.ainvoke(turn.prepared.messages)
         return self._settle(state, turn, response)
 
-    def _prepare(self, state: ReactState) -> _Turn | dict[str, Any]:
+    def _prepare(self, state: ReactState, left_out: Sequence[str] = ()) -> _Turn | dict[str, Any]:
         """What the model sees this turn, or the update that ends the run before it."""
         messages, now = state["messages"], time.time()
         first = steps_this_run(messages) == 0
@@ -117,7 +136,7 @@ class _ReactNodes:
         recalled = state.get("recalled", "")
         head = [*self.preamble, SystemMessage(recalled)] if recalled else self.preamble
         prepared = self.window.prepare(messages, state.get("context"), head)
-        return _Turn(clock, made, prepared, self.bound_for_this_turn())
+        return _Turn(clock, made, prepared, self.bound_for_this_turn(left_out))
 
     def _settle(self, state: ReactState, turn: _Turn, response: BaseMessage) -> dict[str, Any]:
         """The update after the model's turn: its message, or why the run stops here."""
@@ -148,13 +167,78 @@ class _ReactNodes:
 
     def run_tools(self, state: ReactState, config: RunnableConfig) -> dict[str, Any]:
         _, pending = unanswered_calls(state["messages"])
-        return {"messages": [self.window.clip(self.runner.run(call, config)) for call in pending]}
+        replies = [self.window.clip(self.runner.run(call, config)) for call in pending]
+        if len(pending) == 1 and _guessed(pending[0], replies[0], state["messages"]):
+            return self.withdraw(state, pending[0]["name"]) or {"messages": replies}
+        return {"messages": replies}
+
+    def withdraw(self, state: ReactState, tool: str) -> dict[str, Any] | None:
+        """Take back the latest turn's rejected call and decide the turn again with ``tool``
+        (and the tools withdrawn before it in this run) left out of the grammar; ``None``
+        when the run has withdrawn ``_MAX_WITHDRAWN`` calls or its budget is spent.
+
+        A small model that calls a tool with a name of the wrong kind from the task, or with
+        a value it made up, reads the tool's error as "there is no such thing" and answers so;
+        decided again, it mostly looks up what the name stands for, or answers a question
+        that needed no tool. The call still ran and is traced; the transcript drops it."""
+        messages = state["messages"]
+        marked = [m for m in current_run(messages)
+                  if isinstance(m, AIMessage) and "withdrawn" in m.response_metadata]  # fmt: skip
+        withdrawn = list(marked[-1].response_metadata["withdrawn"]) if marked else []
+        if len(withdrawn) >= _MAX_WITHDRAWN:
+            return None
+        before = state.copy()
+        before["messages"] = list(messages[:-1])
+        left_out = [*withdrawn, tool]  # every call taken back in this run, in order
+        turn = self._prepare(before, left_out)
+        if isinstance(turn, dict):
+            return None
+        response = turn.model.invoke(turn.prepared.messages)
+        taken_back = messages[-1]
+        if isinstance(response, AIMessage):
+            response.response_metadata["withdrawn"] = left_out
+            response.usage_metadata = _sum_usage(taken_back, response)
+        update = self._settle(before, turn, response)
+        return {**update, "messages": [RemoveMessage(id=str(taken_back.id)),
+                                       *update.get("messages", [])]}  # fmt: skip
+
+    def after_tools(self, state: ReactState) -> str:
+        """Back to the model, or on with the turn that replaced a withdrawn call."""
+        return self.route(state) if isinstance(state["messages"][-1], AIMessage) else "agent"
 
     def route(self, state: ReactState) -> str:
         last = state["messages"][-1]
         if state.get("error") or not (isinstance(last, AIMessage) and last.tool_calls):
             return END
         return "approve" if any(self.held(call) for call in last.tool_calls) else "tools"
+
+
+def _guessed(call: ToolCall, reply: ToolMessage, messages: Sequence[BaseMessage]) -> bool:
+    """A call the tool rejected, none of whose text arguments came from an observation of this
+    run: a value from the task's wording or the model's own guess (numbers are not judged)."""
+    if not reply.additional_kwargs.get("rejected"):
+        return False
+    texts = [_plain(v) for v in call["args"].values() if isinstance(v, str) and v.strip()]
+    seen = [_plain(m.text) for m in current_run(messages) if isinstance(m, ToolMessage)]
+    return bool(texts) and not any(text in observed for text in texts for observed in seen)
+
+
+def _plain(text: str) -> str:
+    return " ".join(text.casefold().split())
+
+
+def _sum_usage(taken_back: BaseMessage, response: AIMessage) -> UsageMetadata | None:
+    """The new turn's token usage with the withdrawn turn's added, so budgets count both."""
+    before = getattr(taken_back, "usage_metadata", None)
+    after = response.usage_metadata
+    if not before or not after:
+        return after or before
+    return {
+        **after,
+        "input_tokens": before["input_tokens"] + after["input_tokens"],
+        "output_tokens": before["output_tokens"] + after["output_tokens"],
+        "total_tokens": before["total_tokens"] + after["total_tokens"],
+    }
 
 
 def build_react_agent(spec: AgentSpec) -> CompiledStateGraph[Any, Any, Any, Any]:
@@ -184,5 +268,5 @@ def build_react_agent(spec: AgentSpec) -> CompiledStateGraph[Any, Any, Any, Any]
     graph.add_edge(START, "agent")
     graph.add_conditional_edges("agent", nodes.route, ["approve", "tools", END])
     graph.add_edge("approve", "tools")
-    graph.add_edge("tools", "agent")
+    graph.add_conditional_edges("tools", nodes.after_tools, ["agent", "approve", "tools", END])
     return graph.compile(checkpointer=spec.checkpointer, name="react")

@@ -11,6 +11,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 
 from agentlab.graphs import AgentSpec
 from agentlab.graphs.react import build_react_agent
+from agentlab.llm import bind_tools_but
 from agentlab.tools import as_tool
 from agentlab.tools.demo import TOOLS
 
@@ -43,6 +44,18 @@ def test_grammar_never_lets_an_unknown_tool_through(chat_model: Any) -> None:
         message = bound.invoke([HumanMessage(task)])
         names |= {call["name"] for call in message.tool_calls}
     assert names <= {"get_time"}
+
+
+def test_a_withdrawn_tool_stays_listed_but_cannot_be_called(chat_model: Any) -> None:
+    bound = bind_tools_but(chat_model, TOOLS, ["get_weather"])
+    message = bound.invoke([HumanMessage("Use get_weather: what is the weather in Oslo?")])
+    assert all(call["name"] != "get_weather" for call in message.tool_calls)
+    full = chat_model.bind_tools(TOOLS).invoke([HumanMessage("What is the weather in Oslo?")])
+    assert [call["name"] for call in full.tool_calls] == ["get_weather"]  # the task wants it
+    # the withdrawn binding renders the same head, so the next call finds it cached
+    usage = full.usage_metadata or {}
+    cached = usage.get("input_token_details", {}).get("cache_read", 0)
+    assert cached >= usage.get("input_tokens", 0) - 20
 
 
 def test_consecutive_calls_reuse_the_cached_prefix(chat_model: Any) -> None:

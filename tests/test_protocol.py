@@ -10,6 +10,7 @@ from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, Tool
 from agentlab.llm.protocol import (
     ToolSpec,
     action_schema,
+    all_tools_but,
     branch_margin,
     parse_turn,
     render_prompt,
@@ -48,6 +49,16 @@ def test_required_named_and_answer_modes() -> None:
     assert branch_tools(action_schema([], "auto")) == ["<answer>"]
 
 
+def test_all_tools_but_leaves_the_named_out_of_the_grammar_only() -> None:
+    assert branch_tools(action_schema([WEATHER, ADD], all_tools_but(["add"]))) == [
+        "get_weather",
+        "<answer>",
+    ]
+    left = action_schema([WEATHER, ADD], all_tools_but(["add", "get_weather"]))
+    assert branch_tools(left) == ["<answer>"]
+    assert render_prompt([HumanMessage("hi")], [WEATHER, ADD]).count("- add(") == 1
+
+
 def test_tool_branch_carries_the_argument_schema() -> None:
     branch = action_schema([ADD], "required")
     assert branch["properties"]["args"] == ADD.parameters
@@ -59,7 +70,7 @@ def test_tool_branch_carries_the_argument_schema() -> None:
 def test_grammar_compiles_for_every_mode() -> None:
     from llama_cpp.llama_grammar import json_schema_to_gbnf
 
-    for mode in ("auto", "required", "answer", "add"):
+    for mode in ("auto", "required", "answer", "add", all_tools_but(["add"])):
         gbnf = json_schema_to_gbnf(json.dumps(action_schema([WEATHER, ADD], mode)))
         assert "get_weather" in gbnf or mode in ("answer", "add")
 

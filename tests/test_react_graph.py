@@ -5,12 +5,16 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import fields
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import assert_snapshot
-from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
+from langchain_core.outputs import ChatResult
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.sqlite import SqliteSaver
+from pydantic import Field
 
 from agentlab.graphs import AgentSpec
 from agentlab.graphs.react import build_react_agent, steps_this_run
@@ -56,11 +60,95 @@ def test_tool_result_reaches_the_model_and_the_answer_ends_the_run() -> None:
 
 
 def test_tool_exception_is_returned_to_the_model_as_an_error() -> None:
-    model = ScriptedChatModel(turns=[call("get_weather", city="Rome"), answer("unknown")])
-    run(model, "weather in Rome?")
-    reply = model.seen[1][-1]
+    # the city came from an observation, so the call is no guess and its error is shown
+    turns = [call("home_city", person="Ana"), call("get_weather", city="Rome"), answer("?")]
+    model = OfferedModel(turns=turns)
+    state = run_with(model, "weather where Ana lives?", GUESSABLE)
+    reply = model.seen[2][-1]
     assert isinstance(reply, ToolMessage) and reply.status == "error"
-    assert "unknown city 'Rome'" in reply.text
+    assert "unknown city 'Rome'" in reply.text and reply.additional_kwargs["rejected"]
+    assert model.offered[2] == ["home_city", "get_weather", "population", "country_of"]
+    assert state.get("error") is None
+
+
+# -- calls on guessed values -------------------------------------------------------------------
+
+
+def home_city(person: str) -> str:
+    """Where a person lives."""
+    return f"{person} lives in Rome"
+
+
+def population(city: str) -> int:
+    """Population of a city."""
+    raise ValueError(f"unknown city {city!r}; known: Oslo")
+
+
+def country_of(city: str) -> str:
+    """Country of a city."""
+    raise ValueError(f"unknown city {city!r}; known: Oslo")
+
+
+GUESSABLE = [as_tool(home_city), as_tool(get_weather), as_tool(population), as_tool(country_of)]
+
+
+class OfferedModel(ScriptedChatModel):
+    """Also records the tools offered to each call, in order."""
+
+    offered: list[list[str]] = Field(default_factory=list)
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        self.offered.append([tool["function"]["name"] for tool in kwargs.get("tools", [])])
+        return super()._generate(messages, stop, run_manager, **kwargs)
+
+
+def run_with(model: ScriptedChatModel, task: str, tools: list[Any]) -> dict[str, Any]:
+    graph = build_react_agent(AgentSpec(model, tools, checkpointer=InMemorySaver()))
+    return graph.invoke({"messages": [HumanMessage(task)]}, {"configurable": {"thread_id": "t"}})
+
+
+def test_a_rejected_call_on_a_guessed_value_is_withdrawn_and_the_turn_decided_again() -> None:
+    turns = [call("get_weather", city="Rome"), answer("I cannot check Rome")]
+    model = OfferedModel(turns=turns)
+    state = run_with(model, "weather in Rome?", GUESSABLE)
+    assert model.offered == [
+        ["home_city", "get_weather", "population", "country_of"],
+        ["home_city", "population", "country_of"],  # decided again without the tool
+    ]
+    assert [m.type for m in model.seen[1]] == ["human"]  # the call and its error taken back
+    messages = state["messages"]
+    assert [m.type for m in messages] == ["human", "ai"] and messages[-1].text == (
+        "I cannot check Rome"
+    )
+    assert messages[-1].response_metadata["withdrawn"] == ["get_weather"]
+
+
+def test_at_most_two_calls_are_withdrawn_a_run() -> None:
+    turns = [
+        call("get_weather", city="Rome"),
+        call("population", city="Atlantis"),  # a made-up value: withdrawn too
+        call("country_of", city="Rome"),  # shown: the run has withdrawn two
+        answer("unknown"),
+    ]
+    model = OfferedModel(turns=turns)
+    state = run_with(model, "weather in Rome?", GUESSABLE)
+    assert model.offered[1:3] == [
+        ["home_city", "population", "country_of"],
+        ["home_city", "country_of"],
+    ]
+    assert model.offered[3] == ["home_city", "get_weather", "population", "country_of"]
+    errors = [m for m in state["messages"] if isinstance(m, ToolMessage)]
+    assert len(errors) == 1 and "unknown city 'Rome'" in errors[0].text
+    calls = [m.tool_calls[0]["name"] for m in state["messages"] if isinstance(m, AIMessage)
+             and m.tool_calls]  # fmt: skip
+    assert calls == ["country_of"]
+    assert state["messages"][-1].text == "unknown" and state.get("error") is None
 
 
 def test_invalid_arguments_are_reported_with_the_field() -> None:

@@ -77,12 +77,16 @@ def test_transient_failures_are_retried_with_backoff_and_permanent_ones_are_not(
     assert failed.status == "error" and CALLS.count("flaky") == 3  # 1 + 2 retries
     reply = runner.run(one("broken", x=1))
     assert reply.text == "ValueError: bad input" and CALLS.count("broken") == 1
+    # the tool itself rejected its input; an outage is not the input's fault
+    assert reply.additional_kwargs == {"rejected": True} and failed.additional_kwargs == {}
 
 
 def test_invalid_arguments_and_unknown_tools_are_explained() -> None:
     runner = ToolRunner([broken])
-    assert "invalid arguments: x" in runner.run(one("broken", x="nope")).text
-    assert "unknown tool 'nope'; available: broken" in runner.run(one("nope")).text
+    invalid, unknown = runner.run(one("broken", x="nope")), runner.run(one("nope"))
+    assert "invalid arguments: x" in invalid.text
+    assert "unknown tool 'nope'; available: broken" in unknown.text
+    assert invalid.additional_kwargs == unknown.additional_kwargs == {}  # not rejected values
 
 
 def test_non_utf8_bytes_and_huge_outputs_become_bounded_text() -> None:

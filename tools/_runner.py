@@ -91,7 +91,7 @@ class ToolRunner:
 
     def run(self, call: ToolCall, config: RunnableConfig | None = None) -> ToolMessage:
         started = time.perf_counter()
-        content, ok, attempts = self._outcome(call, config)
+        content, ok, attempts, rejected = self._outcome(call, config)
         if config is not None and config.get("callbacks"):
             dispatch_custom_event(
                 TOOL_CALL_EVENT,
@@ -100,34 +100,38 @@ class ToolRunner:
                  "error": None if ok else content, "attempts": attempts},
                 config=config,
             )  # fmt: skip
-        return _reply(call, content, ok=ok)
+        return _reply(call, content, ok=ok, rejected=rejected)
 
-    def _outcome(self, call: ToolCall, config: RunnableConfig | None) -> tuple[str, bool, int]:
+    def _outcome(
+        self, call: ToolCall, config: RunnableConfig | None
+    ) -> tuple[str, bool, int, bool]:
+        """The call's text, whether it succeeded, its attempts, and whether the tool itself
+        raised on the arguments it was given (not a timeout, an outage or a bad schema)."""
         call_id = call.get("id") or ""
         tool = self.tools.get(call["name"])
         if tool is None:
             known = ", ".join(sorted(self.tools)) or "none"
-            return f"unknown tool {call['name']!r}; available: {known}", False, 0
+            return f"unknown tool {call['name']!r}; available: {known}", False, 0, False
         earlier = self.ledger.begin(call_id, call["name"], call["args"]) if self.ledger else None
         if earlier is not None:
             if earlier.state == "done" and earlier.content is not None:
-                return earlier.content, bool(earlier.ok), 0
+                return earlier.content, bool(earlier.ok), 0, False
             unknown = (
                 "this call was started before the run stopped and its outcome is unknown; it was "
                 "not run again (check its effect before retrying)"
             )
-            return unknown, False, 0
-        content, ok, attempts = self._attempts(tool, call, config)
+            return unknown, False, 0, False
+        content, ok, attempts, rejected = self._attempts(tool, call, config)
         if self.ledger:
             self.ledger.finish(call_id, ok=ok, content=content)
-        return content, ok, attempts
+        return content, ok, attempts, rejected
 
     def _attempts(
         self, tool: BaseTool, call: ToolCall, config: RunnableConfig | None
-    ) -> tuple[str, bool, int]:
+    ) -> tuple[str, bool, int, bool]:
         meta = meta_of(tool)
         quiet: RunnableConfig = {**(config or {}), "callbacks": None}  # the runner reports
-        attempt = 0
+        attempt, rejected = 0, False
         for attempt in range(meta.retries + 1):
             started = time.perf_counter()
             try:
@@ -137,6 +141,7 @@ class ToolRunner:
             except Exception as exc:
                 content, ok = format_tool_error(exc), False
                 down = isinstance(exc, (*_TRANSIENT, ToolTimeoutError))  # not the input's fault
+                rejected = not down and not format_tool_error(exc).startswith("invalid arguments")
                 retry = isinstance(exc, _TRANSIENT) and attempt < meta.retries
             else:
                 down = retry = False
@@ -149,7 +154,7 @@ class ToolRunner:
             if not retry:
                 break
             self._sleep(self._backoff_s * 2**attempt)
-        return content, ok, attempt + 1
+        return content, ok, attempt + 1, rejected
 
     @staticmethod
     def _invoke(
@@ -191,10 +196,13 @@ def _text(value: Any) -> str:
     return text
 
 
-def _reply(call: ToolCall, content: str, *, ok: bool) -> ToolMessage:
+def _reply(call: ToolCall, content: str, *, ok: bool, rejected: bool) -> ToolMessage:
+    """The call's result; ``additional_kwargs["rejected"]`` marks an error the tool itself
+    raised on its arguments (an unknown name, a value out of range)."""
     return ToolMessage(
         content=content,
         name=call["name"],
         tool_call_id=call.get("id") or "",
         status="success" if ok else "error",
+        additional_kwargs={"rejected": True} if rejected else {},
     )

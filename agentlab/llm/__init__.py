@@ -6,7 +6,7 @@ from agentlab.llm._engine import LlamaEngine
 from agentlab.llm._http_engine import HttpEngine
 from agentlab.llm._native import LoadedLlama, extra_buffers_enabled, load_llama
 from agentlab.llm._openai_engine import OpenAIEngine
-from agentlab.llm.chat_model import LlamaChatModel
+from agentlab.llm.chat_model import LlamaChatModel, bind_tools_but
 from agentlab.llm.engine import AsyncEngine, Completion, Engine
 from agentlab.llm.side_calls import SupportsSideCalls, side_model
 
@@ -20,6 +20,7 @@ __all__ = [
     "LoadedLlama",
     "OpenAIEngine",
     "SupportsSideCalls",
+    "bind_tools_but",
     "engine_for_backend",
     "extra_buffers_enabled",
     "load_llama",

@@ -28,6 +28,7 @@ from agentlab.llm.protocol import (
     Mode,
     ToolSpec,
     action_schema,
+    all_tools_but,
     parse_turn,
     render_prompt,
     render_structured_prompt,
@@ -35,7 +36,7 @@ from agentlab.llm.protocol import (
 )
 from agentlab.models import AUTO_MODEL, resolve_cascade, resolve_model
 
-__all__ = ["LlamaChatModel"]
+__all__ = ["LlamaChatModel", "bind_tools_but"]
 
 
 class LlamaChatModel(BaseChatModel):
@@ -274,3 +275,14 @@ def _attach_usage(message: AIMessage, turns: Sequence[Completion], model_name: s
         prefill_ms=round(sum(t.prefill_ms for t in turns), 1),
         decode_ms=round(sum(t.decode_ms for t in turns), 1),
     )
+
+
+def bind_tools_but(
+    model: BaseChatModel, tools: Sequence[BaseTool], left_out: Sequence[str]
+) -> Runnable[LanguageModelInput, BaseMessage]:
+    """``model`` bound to ``tools`` less those named in ``left_out``. agentlab's own model
+    still lists every tool in its prompt and leaves those out of the grammar only, so the
+    prompt's cached prefix holds; any other chat model is bound to the tools that remain."""
+    if isinstance(model, LlamaChatModel):
+        return model.bind_tools(tools, tool_choice=all_tools_but(left_out))
+    return model.bind_tools([t for t in tools if t.name not in left_out])

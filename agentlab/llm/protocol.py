@@ -31,6 +31,7 @@ __all__ = [
     "Mode",
     "ToolSpec",
     "action_schema",
+    "all_tools_but",
     "branch_margin",
     "parse_turn",
     "render_prompt",
@@ -48,7 +49,15 @@ _ANSWER_MAX_CHARS = 600
 
 Mode = Literal["auto", "required", "answer"] | str
 """``auto``: a tool or the answer; ``required``: some tool; ``answer``: only the answer;
-any other string: that one tool."""
+``all_tools_but(names)``: a tool not named, or the answer; any other string: that one tool."""
+
+_ALL_BUT = "all-but:"
+
+
+def all_tools_but(names: Sequence[str]) -> Mode:
+    """The mode (a ``tool_choice``) that leaves ``names`` out of the grammar only: the prompt
+    still lists every tool, so its cached prefix holds."""
+    return _ALL_BUT + ",".join(names)
 
 
 @dataclass(frozen=True)
@@ -202,7 +211,12 @@ def action_schema(tools: Sequence[ToolSpec], mode: Mode = "auto") -> dict[str, A
     }
     if mode == "answer" or not tools:
         return answer
-    chosen = [t for t in tools if mode in ("auto", "required") or t.name == mode]
+    if mode.startswith(_ALL_BUT):
+        left_out = mode.removeprefix(_ALL_BUT).split(",")
+        chosen, may_answer = [t for t in tools if t.name not in left_out], True
+    else:
+        chosen = [t for t in tools if mode in ("auto", "required") or t.name == mode]
+        may_answer = mode == "auto"
     calls = [
         {
             "type": "object",
@@ -212,7 +226,7 @@ def action_schema(tools: Sequence[ToolSpec], mode: Mode = "auto") -> dict[str, A
         }
         for t in chosen
     ]
-    branches = [*calls, answer] if mode == "auto" else calls
+    branches = [*calls, answer] if may_answer else calls
     return branches[0] if len(branches) == 1 else {"oneOf": branches}
 
 
