@@ -122,10 +122,13 @@ class _ReactNodes:
         response = await turn.model.ainvoke(turn.prepared.messages)
         return self._settle(state, turn, response)
 
-    def _prepare(self, state: ReactState, left_out: Sequence[str] = ()) -> _Turn | dict[str, Any]:
-        """What the model sees this turn, or the update that ends the run before it."""
+    def _prepare(
+        self, state: ReactState, left_out: Sequence[str] = (), again: bool = False
+    ) -> _Turn | dict[str, Any]:
+        """What the model sees this turn (``again``: a turn decided again, on the run's
+        clock), or the update that ends the run before it."""
         messages, now = state["messages"], time.time()
-        first = steps_this_run(messages) == 0
+        first = steps_this_run(messages) == 0 and not again
         clock = RunClock(started=now, waited=0.0, paused=now) if first else state["clock"]
         made, tokens = _spent(messages)
         stop = self.spec.budget.before_model(
@@ -190,7 +193,7 @@ class _ReactNodes:
         before = state.copy()
         before["messages"] = list(messages[:-1])
         left_out = [*withdrawn, tool]  # every call taken back in this run, in order
-        turn = self._prepare(before, left_out)
+        turn = self._prepare(before, left_out, again=True)
         if isinstance(turn, dict):
             return None
         response = turn.model.invoke(turn.prepared.messages)

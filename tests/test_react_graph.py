@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -96,6 +97,7 @@ class OfferedModel(ScriptedChatModel):
     """Also records the tools offered to each call, in order."""
 
     offered: list[list[str]] = Field(default_factory=list)
+    called_at: list[float] = Field(default_factory=list)
 
     def _generate(
         self,
@@ -105,6 +107,7 @@ class OfferedModel(ScriptedChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         self.offered.append([tool["function"]["name"] for tool in kwargs.get("tools", [])])
+        self.called_at.append(time.time())
         return super()._generate(messages, stop, run_manager, **kwargs)
 
 
@@ -127,6 +130,7 @@ def test_a_rejected_call_on_a_guessed_value_is_withdrawn_and_the_turn_decided_ag
         "I cannot check Rome"
     )
     assert messages[-1].response_metadata["withdrawn"] == ["get_weather"]
+    assert state["clock"]["started"] <= model.called_at[0]  # still the run's clock
 
 
 def test_at_most_two_calls_are_withdrawn_a_run() -> None:
