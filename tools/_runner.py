@@ -51,15 +51,21 @@ class StatsSink(Protocol):
 
 def format_tool_error(exc: BaseException) -> str:
     """What the model reads when a tool call fails: short, and says what to fix."""
-    source = getattr(exc, "source", None)  # ToolNode wraps argument errors
-    if isinstance(source, ValidationError):
-        exc = source
-    if isinstance(exc, ValidationError):
+    invalid = _invalid_arguments(exc)
+    if invalid is not None:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in invalid.errors()
         )
         return f"invalid arguments: {problems}"
     return f"{type(exc).__name__}: {exc}"
+
+
+def _invalid_arguments(exc: BaseException) -> ValidationError | None:
+    """The schema error behind ``exc``, when the arguments did not fit the tool's schema."""
+    source = getattr(exc, "source", None)  # ToolNode wraps argument errors
+    if isinstance(source, ValidationError):
+        return source
+    return exc if isinstance(exc, ValidationError) else None
 
 
 class ToolRunner:
@@ -141,7 +147,7 @@ class ToolRunner:
             except Exception as exc:
                 content, ok = format_tool_error(exc), False
                 down = isinstance(exc, (*_TRANSIENT, ToolTimeoutError))  # not the input's fault
-                rejected = not down and not format_tool_error(exc).startswith("invalid arguments")
+                rejected = not down and _invalid_arguments(exc) is None
                 retry = isinstance(exc, _TRANSIENT) and attempt < meta.retries
             else:
                 down = retry = False
