@@ -169,16 +169,21 @@ class _ReactNodes:
         }
 
     def run_tools(self, state: ReactState, config: RunnableConfig) -> dict[str, Any]:
-        _, pending = unanswered_calls(state["messages"])
+        messages = state["messages"]
+        turn, pending = unanswered_calls(messages)
         replies = [self.window.clip(self.runner.run(call, config)) for call in pending]
-        if len(pending) == 1 and _guessed(pending[0], replies[0], state["messages"]):
+        own = len(pending) == 1 and turn is messages[-1] and len(turn.tool_calls) == 1
+        own = own and not self.held(pending[0])
+        if own and _guessed(pending[0], replies[0], messages):
             return self.withdraw(state, pending[0]["name"]) or {"messages": replies}
         return {"messages": replies}
 
     def withdraw(self, state: ReactState, tool: str) -> dict[str, Any] | None:
         """Take back the latest turn's rejected call and decide the turn again with ``tool``
         (and the tools withdrawn before it in this run) left out of the grammar; ``None``
-        when the run has withdrawn ``_MAX_WITHDRAWN`` calls or its budget is spent.
+        when the run has withdrawn ``_MAX_WITHDRAWN`` calls or its budget is spent. Only the
+        model's own single call, unanswered and not held for a person, is taken back: a call
+        a person approved or edited keeps its error.
 
         A small model that calls a tool with a name of the wrong kind from the task, or with
         a value it made up, reads the tool's error as "there is no such thing" and answers so;

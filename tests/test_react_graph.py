@@ -15,12 +15,13 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMe
 from langchain_core.outputs import ChatResult
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.sqlite import SqliteSaver
+from langgraph.types import Command
 from pydantic import Field
 
 from agentlab.graphs import AgentSpec
 from agentlab.graphs.react import build_react_agent, steps_this_run
 from agentlab.testing import ScriptedChatModel, answer, call
-from agentlab.tools import as_tool
+from agentlab.tools import ApprovalPolicy, as_tool
 
 SPEC_FIELDS = {f.name for f in fields(AgentSpec)}
 
@@ -131,6 +132,22 @@ def test_a_rejected_call_on_a_guessed_value_is_withdrawn_and_the_turn_decided_ag
     )
     assert messages[-1].response_metadata["withdrawn"] == ["get_weather"]
     assert state["clock"]["started"] <= model.called_at[0]  # still the run's clock
+
+
+def test_a_call_a_person_approved_keeps_its_error() -> None:
+    model = OfferedModel(turns=[call("get_weather", city="Rome"), answer("no weather for Rome")])
+    spec = AgentSpec(
+        model, GUESSABLE, checkpointer=InMemorySaver(), approval=ApprovalPolicy.of("all")
+    )
+    graph = build_react_agent(spec)
+    config: Any = {"configurable": {"thread_id": "t"}}
+    held = graph.invoke({"messages": [HumanMessage("weather in Rome?")]}, config)
+    assert held["__interrupt__"][0].value["name"] == "get_weather"
+    state = graph.invoke(Command(resume="approve"), config)
+    reply = model.seen[1][-1]
+    assert isinstance(reply, ToolMessage) and "unknown city 'Rome'" in reply.text
+    assert len(model.offered) == 2 and model.offered[1] == model.offered[0]  # not withdrawn
+    assert state["messages"][-1].text == "no weather for Rome"
 
 
 def test_at_most_two_calls_are_withdrawn_a_run() -> None:
