@@ -40,8 +40,6 @@ def main(argv: list[str]) -> int:
         print(f"hand-off {number}: {name}")
     for name, text in extra["reports"].items():
         print(f"  {name} reported: {text}")
-    if "forced_finish" in extra:
-        print(f"note: {extra['forced_finish']}")
     if state.get("error"):
         print(f"error: {state['error']}")
         return 1

@@ -1,13 +1,16 @@
-"""Multi-agent supervisor: a supervisor model hands the task to specialists one at a time,
-reads their reports, and answers when they suffice.
+"""Multi-agent supervisor: a supervisor model plans the hand-offs a task needs, specialists
+carry them out in turn, and the supervisor answers from their reports.
 
 Each specialist is a ReAct sub-agent (:func:`~agentlab.graphs.react.build_react_agent`) with its
-own prompt and tools. The supervisor decides with a structured output, a :class:`Route` whose
-``next`` is constrained to the team's names plus ``FINISH``, and hands off with LangGraph's
-``Command(goto=...)``; a specialist reports back the same way. All of them share one state, so
-the graph's checkpointer covers the sub-agents too: an approval interrupt inside a specialist
-pauses the whole run and ``Command(resume=...)`` continues it there. Reads top to bottom: state,
-team helpers, nodes, graph.
+own prompt and tools. The supervisor's plan is a structured output, a :class:`TeamPlan` whose
+hand-offs each name a member of the team (grammar-constrained to the team's names), written once
+at the start of a run: a small model asked after each report tends to finish on the first one
+and answer only the first part of a task. The hand-offs go out with LangGraph's
+``Command(goto=...)`` without another model call; each specialist reads the reports before it
+and hands back the same way. All of them share one state, so the graph's checkpointer covers the
+sub-agents too: an approval interrupt inside a specialist pauses the whole run and
+``Command(resume=...)`` continues it there. Reads top to bottom: state, team helpers, nodes,
+graph.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypedDict
+from typing import Annotated, Any, Literal, TypedDict, TypeVar
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, HumanMessage, SystemMessage
@@ -37,28 +40,31 @@ from agentlab.graphs._steps import Invoke, Steps, steps_node
 from agentlab.graphs.react import build_react_agent
 
 __all__ = [
-    "FINISH",
+    "NOBODY",
+    "Answer",
+    "Handoff",
     "MultiAgentState",
-    "Route",
     "Specialist",
+    "TeamPlan",
     "build_multi_agent",
     "default_team",
+    "plan_model",
     "report",
-    "route_model",
     "team_from_config",
 ]
 
-FINISH = "FINISH"
 _SUPERVISOR = "supervisor"
+NOBODY = "nobody"  # a plan's hand-off to no specialist: the supervisor answers itself
+_T = TypeVar("_T", bound=BaseModel)
 
 
 class MultiAgentState(TypedDict, total=False):
     messages: Annotated[list[AnyMessage], add_messages]
     route: list[str]  # the specialists visited by the current run, in order
     instructions: list[str]  # what each of them was told, parallel to ``route``
+    planned: list[dict[str, str]]  # the plan's hand-offs not made yet: {"to", "instruction"}
     error: str | None  # set when the run ends without an answer
     recalled: str  # memories recalled for this run (see agentlab.graphs._memory_hook)
-    forced_finish: str  # why loop protection ended the run with the latest report ('' if not)
 
 
 # -- the team ----------------------------------------------------------------------------------
@@ -76,7 +82,7 @@ class Specialist:
 
 
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
-_RESERVED = {_SUPERVISOR, FINISH, *MultiAgentState.__annotations__}
+_RESERVED = {_SUPERVISOR, NOBODY, *MultiAgentState.__annotations__}
 _ANALYST_WORDS = re.compile(r"\b(calculat|math|convert|comput|arithmetic|unit)", re.IGNORECASE)
 
 _RESEARCHER_PROMPT = (
@@ -199,43 +205,69 @@ def _check_team(team: Sequence[Specialist], where: str = "team") -> None:
         seen.add(member.name)
 
 
-class Route(BaseModel):
-    """The supervisor's decision: who acts next, or the final answer. The instruction comes
-    first, so the model says what is still to be done before it picks who does it."""
+class Handoff(BaseModel):
+    """One hand-off of a plan: what a specialist must do, then who (the instruction first, so
+    the model says what is to be done before it picks who does it)."""
 
-    instruction: str = Field(
-        description="what that specialist must do, with the facts it needs; empty to finish"
+    instruction: str = Field(description="what that specialist must do")
+    to: str = Field(description=f"the specialist who does it, or {NOBODY}")
+
+
+class TeamPlan(BaseModel):
+    """The supervisor's first decision in a run: every hand-off the task needs, in order, or
+    the answer when it needs none."""
+
+    handoffs: list[Handoff] = Field(
+        min_length=1,
+        description=f"one hand-off for each thing the task asks, in order; to {NOBODY} when "
+        "the task needs no specialist",
     )
-    next: str = Field(
-        description=f"the specialist who acts now, or {FINISH} when the reports answer the task"
-    )
-    answer: str = Field(description=f"the final answer for the user when next is {FINISH}")
+    answer: str = Field(description=f"the answer when every hand-off is to {NOBODY}, else empty")
 
 
-def route_model(names: Sequence[str]) -> type[Route]:
-    """:class:`Route` with ``next`` restricted to ``names`` and ``FINISH``.
+def plan_model(names: Sequence[str], max_handoffs: int = 4) -> type[TeamPlan]:
+    """:class:`TeamPlan` with each hand-off's ``to`` restricted to ``names`` and at most
+    ``max_handoffs`` of them.
 
-    Bound as a tool, its schema is named ``Route``; a grammar-constrained model (such as
+    Bound as a tool, its schema is named ``TeamPlan``; a grammar-constrained model (such as
     :class:`~agentlab.llm.LlamaChatModel`) can then only name a member of the team.
     """
-    choices: Any = Literal[(*names, FINISH)]
-    next_field = Field(description=Route.model_fields["next"].description)
-    return create_model("Route", __base__=Route, __doc__=Route.__doc__, next=(choices, next_field))
+    choices: Any = Literal[(*names, NOBODY)]
+    to = Field(description=Handoff.model_fields["to"].description)
+    handoff = create_model("Handoff", __base__=Handoff, __doc__=Handoff.__doc__, to=(choices, to))
+    listed = Field(
+        min_length=1,
+        max_length=max_handoffs,
+        description=TeamPlan.model_fields["handoffs"].description,
+    )
+    return create_model(
+        "TeamPlan", __base__=TeamPlan, __doc__=TeamPlan.__doc__,
+        handoffs=(list[handoff], listed),  # type: ignore[valid-type]
+    )  # fmt: skip
+
+
+class Answer(BaseModel):
+    """The final answer to the user's task."""
+
+    answer: str = Field(description="every part the task asks, each with its value")
 
 
 # -- the nodes -------------------------------------------------------------------------------
 
 
-_SUPERVISOR_PROMPT = """You lead a team of specialists:
+_PLANNER_PROMPT = """You lead a team of specialists:
 {team}
 Facts about specific companies, people, products, places or documents, live data, and every \
-calculation or conversion come only from the specialists' tools: hand such a task to the \
-specialist whose tools fit, and answer only with what the reports say, never from your own \
-knowledge. Common knowledge, translations and writing need no specialist: finish at once.
-Give the user's task to one specialist at a time. Tell them exactly what to do and include the \
-facts from earlier reports that they need. A task that asks several things needs a report \
-for each. When the reports answer every part of the task, set next to {finish} and write the \
-final answer, giving every part with its value."""
+calculation or conversion come only from the specialists' tools, never from your own \
+knowledge. Common knowledge, translations and writing need no specialist: hand such a task \
+to {nobody} and write the answer yourself.
+Plan the hand-offs for the user's task, in order: one for each thing the task asks, each to \
+the specialist whose tools fit, telling them exactly what to do. A specialist reads the \
+reports of the hand-offs before it."""
+
+_SOLVER_PROMPT = """You write the final answer to the user's task from your team's reports. \
+Give every part the task asks, each with the exact value a report gives; do not compute or \
+add anything the reports do not say."""
 
 
 def _reports(messages: Sequence[BaseMessage], names: set[str]) -> list[tuple[str, str]]:
@@ -249,16 +281,15 @@ def _reports(messages: Sequence[BaseMessage], names: set[str]) -> list[tuple[str
 
 
 def report(values: Mapping[str, Any]) -> RunRecord:
-    """The run's tool calls (the specialists' turns are in the messages), its route, each
-    specialist's last report, and why loop protection forced a finish, if it did."""
+    """The run's tool calls (the specialists' turns are in the messages), its route and each
+    specialist's last report."""
     record = messages_record(values)
     run = current_run(values.get("messages", []))
     reports = {m.name: m.text for m in run if isinstance(m, AIMessage) and m.name
                and m.name != _SUPERVISOR and not m.tool_calls}  # fmt: skip
-    extra: dict[str, Any] = {"route": list(values.get("route", [])), "reports": reports}
-    if values.get("forced_finish"):
-        extra["forced_finish"] = values["forced_finish"]
-    return RunRecord(record.tool_calls, extra)
+    return RunRecord(
+        record.tool_calls, {"route": list(values.get("route", [])), "reports": reports}
+    )
 
 
 def _same(a: str, b: str) -> bool:
@@ -270,99 +301,120 @@ def _same(a: str, b: str) -> bool:
     return norm(a) == norm(b)
 
 
-def _loop(route: Sequence[str], instructions: Sequence[str], name: str, instruction: str) -> str:
-    """Why handing ``instruction`` to ``name`` would loop, or an empty string."""
-    if any(n == name and _same(i, instruction) for n, i in zip(route, instructions, strict=False)):
-        return f"{name} was given the same instruction twice"
-    last = route[-4:]
-    if len(last) == 4 and last[0] == last[2] == name and last[1] == last[3] != name:
-        return f"the supervisor kept bouncing between {name} and {last[1]}"
-    return ""
+def _distinct(handoffs: Sequence[Handoff]) -> list[dict[str, str]]:
+    """The plan's hand-offs that say what to do, each once."""
+    kept: list[dict[str, str]] = []
+    for h in handoffs:
+        if (
+            h.to != NOBODY
+            and h.instruction.strip()
+            and not any(k["to"] == h.to and _same(k["instruction"], h.instruction) for k in kept)
+        ):
+            kept.append({"to": h.to, "instruction": h.instruction.strip()})
+    return kept
 
 
 def _supervisor(
     model: BaseChatModel, team: Sequence[Specialist], max_routes: int
 ) -> Callable[[MultiAgentState, RunnableConfig], Steps[Command[str]]]:
     names = [member.name for member in team]
-    router = model.with_structured_output(route_model(names), include_raw=True)
+    planner = model.with_structured_output(plan_model(names, max_routes), include_raw=True)
+    solver = model.with_structured_output(Answer, include_raw=True)
     roster = "\n".join(
         f"- {member.name}: {member.description} (tools: {', '.join(t.name for t in member.tools)})"
         for member in team
     )
-    system = SystemMessage(_SUPERVISOR_PROMPT.format(team=roster, finish=FINISH))
+    planning = SystemMessage(_PLANNER_PROMPT.format(team=roster, nobody=NOBODY))
+    solving = SystemMessage(_SOLVER_PROMPT)
 
     def supervise(state: MultiAgentState, config: RunnableConfig) -> Steps[Command[str]]:
         messages = state["messages"]
-        fresh = isinstance(messages[-1], HumanMessage)  # a new run starts a new route
+        task = latest_task(messages)
+        fresh = isinstance(messages[-1], HumanMessage)  # a new run plans anew
         route = [] if fresh else list(state.get("route", []))
         instructions = [] if fresh else list(state.get("instructions", []))
-        reports = _reports(messages, set(names))
-        prompt = _progress(latest_task(messages), reports, instructions)
         recalled = state.get("recalled", "")
         memories = [SystemMessage(recalled)] if recalled else []
-        decided = yield Invoke(router, [system, *memories, HumanMessage(prompt)])
-        base: dict[str, Any] = {"route": route, "instructions": instructions, "forced_finish": ""}
+        base: dict[str, Any] = {"route": route, "instructions": instructions, "planned": []}
 
-        def stop(error: str) -> Command[str]:
-            return Command(goto=END, update={**base, "error": error})
-
-        def finish(answer: str, why: str = "") -> Command[str]:
+        def finish(answer: str, error: str) -> Command[str]:
             if not answer:
-                return stop("the supervisor finished without an answer and no report to use")
+                return Command(goto=END, update={**base, "error": error})
             final = AIMessage(content=answer, name=_SUPERVISOR)
-            update = {**base, "forced_finish": why, "messages": [final], "error": None}
-            return Command(goto=END, update=update)
+            return Command(goto=END, update={**base, "messages": [final], "error": None})
 
-        choice = decided.get("parsed") if isinstance(decided, dict) else None
-        if not isinstance(choice, Route):
-            return stop(_no_route(decided, names))
+        if fresh:
+            drafted = yield Invoke(planner, [planning, *memories, HumanMessage(f"Task: {task}")])
+            plan = _parsed(drafted, TeamPlan)
+            if plan is None:
+                return finish("", _no_plan(drafted, names, max_routes))
+            planned = _distinct(plan.handoffs)
+            if not planned:
+                return finish(
+                    plan.answer.strip(), "the supervisor planned no hand-off and no answer"
+                )
+        else:
+            planned = list(state.get("planned", []))
+        if planned:  # the plan's next hand-off needs no model call
+            (first, *later) = planned
+            update = {
+                "route": [*route, first["to"]],
+                "instructions": [*instructions, first["instruction"]],
+                "planned": later,
+                "error": None,
+            }
+            return Command(goto=first["to"], update=update)
+        reports = _reports(messages, set(names))
+        done = HumanMessage(_findings(task, reports, instructions))
+        solved = _parsed((yield Invoke(solver, [solving, *memories, done])), Answer)
+        written = solved.answer.strip() if solved is not None else ""
         latest = reports[-1][1] if reports else ""
-        if choice.next == FINISH:
-            return finish(choice.answer.strip() or latest)
-        if len(route) >= max_routes:
-            return stop(
-                f"route limit reached: {max_routes} hand-offs to specialists without a final "
-                "answer (raise max_routes or simplify the task)"
-            )
-        looping = _loop(route, instructions, choice.next, choice.instruction)
-        if looping:
-            return finish(latest, f"loop protection: {looping}")
-        update = {
-            **base,
-            "route": [*route, choice.next],
-            "instructions": [*instructions, choice.instruction],
-            "error": None,
-        }
-        return Command(goto=choice.next, update=update)
+        return finish(written or latest, "the specialists gave no report to answer from")
 
     return supervise
 
 
-def _progress(task: str, reports: Sequence[tuple[str, str]], instructions: Sequence[str]) -> str:
-    """What the supervisor reads: the task and each report with what its author was asked."""
+def _parsed(output: object, schema: type[_T]) -> _T | None:
+    parsed = output.get("parsed") if isinstance(output, dict) else None
+    return parsed if isinstance(parsed, schema) else None
+
+
+def _findings(task: str, reports: Sequence[tuple[str, str]], instructions: Sequence[str]) -> str:
+    """What the supervisor answers from: the task and each report with what its author was
+    asked."""
     done = "\n".join(
         f"[{n}] {who} (asked: {asked}): {report}"
         for n, ((who, report), asked) in enumerate(zip(reports, instructions, strict=False), 1)
     )
-    return f"Task: {task}\n\nReports so far:\n{done or 'none yet'}"
+    return f"Task: {task}\n\nReports:\n{done}"
 
 
-def _no_route(decided: object, names: Sequence[str]) -> str:
-    """Why a supervisor turn gave no route: an unknown specialist's name, or what did not parse."""
-    output = decided if isinstance(decided, dict) else {}
+def _no_plan(drafted: object, names: Sequence[str], max_handoffs: int) -> str:
+    """Why the supervisor's first turn gave no plan: an unknown specialist's name, too many
+    hand-offs, or what did not parse."""
+    output = drafted if isinstance(drafted, dict) else {}
     raw = output.get("raw")
     if isinstance(raw, AIMessage) and raw.tool_calls:
-        wanted = raw.tool_calls[0]["args"].get("next")
-        if wanted is not None and wanted not in (*names, FINISH):
-            return f"the supervisor routed to unknown specialist {wanted!r}; the team is " + (
-                ", ".join(names)
-            )
-    return f"the supervisor gave no valid route: {output.get('parsing_error') or 'no decision'}"
+        handoffs = raw.tool_calls[0]["args"].get("handoffs")
+        if isinstance(handoffs, list):
+            unknown = [h.get("to") for h in handoffs if isinstance(h, dict)
+                       and h.get("to") not in (*names, NOBODY)]  # fmt: skip
+            if unknown:
+                return f"the supervisor handed off to unknown specialist {unknown[0]!r}; the " + (
+                    f"team is {', '.join(names)}"
+                )
+            if len(handoffs) > max_handoffs:
+                return (
+                    f"the supervisor planned {len(handoffs)} hand-offs, more than "
+                    f"max_routes={max_handoffs} (raise max_routes or simplify the task)"
+                )
+    return f"the supervisor gave no valid plan: {output.get('parsing_error') or 'no decision'}"
 
 
-def _brief(task: str, instruction: str, reports: Sequence[tuple[str, str]]) -> str:
-    """What a specialist is told: its instruction, the user's task, the team's findings."""
-    lines = [instruction.strip() or task, "", f"The user's task, for context: {task}"]
+def _brief(instruction: str, reports: Sequence[tuple[str, str]]) -> str:
+    """What a specialist is told: its instruction and the team's findings so far (not the
+    whole task: given it, a specialist tries the parts meant for others with the wrong tools)."""
+    lines = [instruction]
     if reports:
         lines += ["", "What the team found so far:", *(f"- {n}: {r}" for n, r in reports)]
     return "\n".join(lines)
@@ -374,9 +426,8 @@ def _specialist(
     def work(state: MultiAgentState, config: RunnableConfig) -> Steps[Command[str]]:
         # Re-run from here when a resumed approval continues the sub-agent: pure until invoke.
         messages = state["messages"]
-        task = latest_task(messages)
         reports = _reports(messages, names)
-        brief = _brief(task, state["instructions"][-1], reports)
+        brief = _brief(state["instructions"][-1], reports)
         run = {"messages": [HumanMessage(brief)], "recalled": state.get("recalled", "")}
         result = yield Invoke(agent, run, config)
         transcript = [  # the sub-agent's turns, named for the specialist, without the brief
@@ -395,27 +446,29 @@ def _specialist(
 
 
 def build_multi_agent(
-    spec: AgentSpec, *, team: Sequence[Specialist] | None = None, max_routes: int = 6
+    spec: AgentSpec, *, team: Sequence[Specialist] | None = None, max_routes: int = 4
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
     """Compile a supervisor graph over ``team`` (default: :func:`default_team` of the spec's
     tools).
 
-    ``supervisor`` picks the next specialist with an instruction, or finishes with an answer
-    (empty: the latest report), appended as the final ``AIMessage`` (name ``supervisor``).
-    Each specialist node runs a ReAct sub-agent with its own prompt and tools; its tool turns
-    and its report (an ``AIMessage`` named after it) join the shared ``messages`` and it hands
-    back to the supervisor. The spec's step limit, context, approval, runner, budget and offer
-    apply to each specialist's run as in :func:`~agentlab.graphs.react.build_react_agent`;
-    approvals need a checkpointer. With memory, what is recalled for the task reaches the
-    supervisor and every specialist, and the run is recorded as an episode.
+    At the start of each run ``supervisor`` plans the hand-offs (a :class:`TeamPlan`, at most
+    ``max_routes``; a repeated hand-off is made once), or answers at once when it plans none.
+    The hand-offs then go out in order without another model call: each specialist node runs
+    a ReAct sub-agent with its own prompt and tools on its instruction and the reports before
+    it; its tool turns and its report (an ``AIMessage`` named after it) join the shared
+    ``messages`` and it hands back to the supervisor. After the last report the supervisor
+    writes the answer from the task and every report (empty: the latest report), appended as
+    the final ``AIMessage`` (name ``supervisor``). The spec's step limit, context, approval,
+    runner, budget and offer apply to each specialist's run as in
+    :func:`~agentlab.graphs.react.build_react_agent`; approvals need a checkpointer. With
+    memory, what is recalled for the task reaches the supervisor and every specialist, and the
+    run is recorded as an episode.
 
-    A run ends with ``error`` set when a specialist ends without an answer, when the
-    supervisor names no valid route (an unknown specialist), or when it wants another
-    hand-off after ``max_routes``. Loop protection forces a finish, answered with the latest
-    report and noted in ``forced_finish``, when the supervisor gives a specialist an
-    instruction it already gave it in this run, or wants a fifth alternating hand-off after
-    A→B→A→B. Raises :class:`~agentlab.errors.UsageError` for an empty team or an empty,
-    invalid or duplicate name.
+    A run ends with ``error`` set when a specialist ends without an answer, or when the
+    supervisor's plan does not parse (an unknown specialist, more than ``max_routes``
+    hand-offs) or has neither a hand-off nor an answer. Raises
+    :class:`~agentlab.errors.UsageError` for an empty team, an empty, invalid or duplicate
+    name, or ``max_routes`` below 1.
     """
     members = list(default_team(spec.tools) if team is None else team)
     _check_team(members)

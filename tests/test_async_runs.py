@@ -155,10 +155,14 @@ FACT_TURNS = {  # pattern: scripted turns of a run that looks the owner up and a
         call("Answer", answer="Priya owns it."),
     ],
     "multi-agent": [
-        call("Route", next="researcher", instruction="Find the owner of db-1", answer=""),
+        call(
+            "TeamPlan",
+            handoffs=[{"instruction": "Find the owner of db-1", "to": "researcher"}],
+            answer="",
+        ),
         call("owner", database="db-1"),
         answer("Priya"),
-        call("Route", next="FINISH", instruction="", answer="Priya owns it."),
+        call("Answer", answer="Priya owns it."),
     ],
     "reflexion": [call("owner", database="db-1"), answer("Priya owns it.")],
 }
@@ -286,10 +290,12 @@ HELD_TURNS = {  # pattern: a run whose tool call waits for approval inside a sub
         call("Replan", answer="db-1 is Priya's now.", steps=[]),
     ],
     "multi-agent": [
-        call("Route", next="researcher", instruction="Transfer db-1", answer=""),
+        call(
+            "TeamPlan", handoffs=[{"instruction": "Transfer db-1", "to": "researcher"}], answer=""
+        ),
         call("transfer", database="db-1"),
         answer("Transferred."),
-        call("Route", next="FINISH", instruction="", answer="db-1 is Priya's now."),
+        call("Answer", answer="db-1 is Priya's now."),
     ],
 }
 

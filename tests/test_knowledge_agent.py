@@ -146,8 +146,9 @@ PATTERNS: dict[str, tuple[list[AIMessage], dict[str, Any], int]] = {
     ),
     "reflexion": ([SEARCH, answer(ANSWER)], {"checker": expect_all("5th")}, 1),
     "multi-agent": (
-        [call("Route", next="researcher", instruction="Find the Lisbon office's floor", answer=""),
-         SEARCH, answer(ANSWER), call("Route", next="FINISH", instruction="", answer=ANSWER)],
+        [call("TeamPlan", answer="",
+              handoffs=[{"instruction": "Find the Lisbon office's floor", "to": "researcher"}]),
+         SEARCH, answer(ANSWER), call("Answer", answer=ANSWER)],
         {}, 2,
     ),
     "rewoo": (

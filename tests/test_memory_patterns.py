@@ -65,10 +65,14 @@ REWOO = [
     call("Answer", answer="Priya owns db-7."),
 ]
 TEAM = [
-    call("Route", next="researcher", instruction="Find the owner of db-7", answer=""),
+    call(
+        "TeamPlan",
+        handoffs=[{"instruction": "Find the owner of db-7", "to": "researcher"}],
+        answer="",
+    ),
     call("lookup", query="db-7"),
     answer("Priya"),
-    call("Route", next="FINISH", instruction="", answer="Priya owns db-7."),
+    call("Answer", answer="Priya owns db-7."),
 ]
 BUILDERS: dict[str, tuple[Callable[[AgentSpec], Any], list[Any], int]] = {
     # pattern: (builder, scripted turns, model calls that carry the run's prompt head)

@@ -25,8 +25,8 @@ from agentlab.graphs.multi_agent import (
     Specialist,
     build_multi_agent,
     default_team,
+    plan_model,
     report,
-    route_model,
     team_from_config,
 )
 from agentlab.testing import ScriptedChatModel, answer, call
@@ -39,11 +39,17 @@ TASK = "Look up the founding year of Norwind Labs and compute how many years ago
 SPEC_FIELDS = {f.name for f in fields(AgentSpec)}
 
 
-def route(next: str, instruction: str = "", answer: str = "") -> AIMessage:
-    """A scripted supervisor turn. ``with_structured_output`` binds the ``Route`` schema (made
-    with ``pydantic.create_model("Route", ...)``) as a tool named after the model class, so the
-    supervisor's decision is a call of the tool ``"Route"`` with all three fields."""
-    return call("Route", next=next, instruction=instruction, answer=answer)
+def plan(*handoffs: tuple[str, str], answer: str = "") -> AIMessage:
+    """A scripted supervisor plan: (specialist, instruction) pairs. ``with_structured_output``
+    binds the ``TeamPlan`` schema (made with ``pydantic.create_model("TeamPlan", ...)``) as a
+    tool named after the model class, so the plan is a call of the tool ``"TeamPlan"``."""
+    listed = [{"instruction": instruction, "to": to} for to, instruction in handoffs]
+    return call("TeamPlan", handoffs=listed, answer=answer)
+
+
+def solve(text: str) -> AIMessage:
+    """The supervisor's answer from the reports: a call of the structured output ``Answer``."""
+    return call("Answer", answer=text)
 
 
 class RecordingModel(ScriptedChatModel):
@@ -72,10 +78,9 @@ def run(model: ScriptedChatModel, task: str = TASK, **kwargs: Any) -> tuple[Any,
 
 
 LOOKUP_AND_COMPUTE = [
-    route("researcher", "Look up Norwind Labs"),
+    plan(("researcher", "Look up Norwind Labs"), ("analyst", "Compute 2026 - 1998")),
     call("lookup", query="Norwind Labs"),
     answer("Norwind Labs was founded in 1998."),
-    route("analyst", "Compute 2026 - 1998"),
     call("calculator", expression="2026 - 1998"),
     answer("28"),
 ]
@@ -106,22 +111,33 @@ def test_a_team_must_have_distinct_valid_names() -> None:
         build_multi_agent(
             AgentSpec(ScriptedChatModel(turns=[]), TOOLS), team=[Specialist("", "x", "p", ())]
         )
-    with pytest.raises(UsageError, match="invalid specialist name 'FINISH'"):
+    with pytest.raises(UsageError, match="invalid specialist name 'nobody'"):
         build_multi_agent(
-            AgentSpec(ScriptedChatModel(turns=[]), TOOLS), team=[Specialist("FINISH", "", "", ())]
+            AgentSpec(ScriptedChatModel(turns=[]), TOOLS), team=[Specialist("nobody", "", "", ())]
         )
+    with pytest.raises(UsageError, match="invalid specialist name 'supervisor'"):
+        build_multi_agent(
+            AgentSpec(ScriptedChatModel(turns=[]), TOOLS),
+            team=[Specialist("supervisor", "", "", ())],
+        )
+    with pytest.raises(UsageError, match="max_routes must be at least 1, got 0"):
+        build_multi_agent(AgentSpec(ScriptedChatModel(turns=[]), TOOLS), max_routes=0)
 
 
-def test_the_route_schema_is_a_tool_named_route_restricted_to_the_team() -> None:
-    schema = convert_to_openai_tool(route_model(["researcher", "analyst"]))["function"]
-    assert schema["name"] == "Route"
-    assert schema["parameters"]["properties"]["next"]["enum"] == ["researcher", "analyst", "FINISH"]
-    # in this order under the grammar: what is still to be done, then who does it
-    assert schema["parameters"]["required"] == ["instruction", "next", "answer"]
-    assert list(schema["parameters"]["properties"]) == ["instruction", "next", "answer"]
-    model = ScriptedChatModel(turns=[])
+def test_the_plan_schema_is_a_tool_named_teamplan_restricted_to_the_team() -> None:
+    schema = convert_to_openai_tool(plan_model(["researcher", "analyst"], 3))["function"]
+    assert schema["name"] == "TeamPlan"
+    assert list(schema["parameters"]["properties"]) == ["handoffs", "answer"]
+    handoffs = schema["parameters"]["properties"]["handoffs"]
+    assert handoffs["maxItems"] == 3
+    handoff = handoffs["items"]  # inlined by the conversion to a tool
+    assert handoffs["minItems"] == 1
+    assert handoff["properties"]["to"]["enum"] == ["researcher", "analyst", "nobody"]
+    # in this order under the grammar: what is to be done, then who does it
+    assert list(handoff["properties"]) == ["instruction", "to"]
+    model = RecordingModel(turns=[])
     build_multi_agent(AgentSpec(model, TOOLS))
-    assert model.bound_tools == ["Route"]  # the supervisor's structured output
+    assert model.bindings == [["TeamPlan"], ["Answer"]]  # the supervisor's structured outputs
 
 
 TEAM = {
@@ -194,34 +210,44 @@ def test_a_bad_team_file_names_the_file_and_the_problem(tmp_path: Path) -> None:
 # -- routing -----------------------------------------------------------------------------------
 
 
-def test_the_supervisor_routes_to_specialists_with_their_own_tools_and_finishes() -> None:
-    model = RecordingModel(turns=[*LOOKUP_AND_COMPUTE, route("FINISH", answer="28 years ago")])
+def test_the_supervisor_plans_hands_off_in_order_and_answers_from_every_report() -> None:
+    model = RecordingModel(turns=[*LOOKUP_AND_COMPUTE, solve("Founded in 1998, 28 years ago")])
     _, state = run(model)
-    assert model.bindings == [
-        ["Route"],
+    assert model.bindings[:2] == [["TeamPlan"], ["Answer"]]  # the supervisor's two outputs
+    assert model.bindings[2:] == [
         ["lookup", "get_weather"],  # the researcher's first turn
         ["calculator", "convert_units"],  # the analyst's
     ]
     final = state["messages"][-1]
     assert isinstance(final, AIMessage) and not final.tool_calls
-    assert final.text == "28 years ago" and final.name == "supervisor"
+    assert final.text == "Founded in 1998, 28 years ago" and final.name == "supervisor"
     assert state["route"] == ["researcher", "analyst"]
     assert report(state).extra == {
         "route": ["researcher", "analyst"],
         "reports": {"researcher": "Norwind Labs was founded in 1998.", "analyst": "28"},
     }
     assert state.get("error") is None
-    # the lookup's result reached the researcher, whose report reached the supervisor
-    assert "founded in 1998" in model.seen[2][-1].text
-    assert isinstance(model.seen[2][-1], ToolMessage)
-    roster = model.seen[0][0].text  # the supervisor knows who holds which tools
+    assert len(model.seen) == 6  # the plan, two turns per specialist, the answer: no routing calls
+    planning = model.seen[0]
+    assert planning[-1].text == f"Task: {TASK}"
+    roster = planning[0].text  # the supervisor knows who holds which tools
     assert "- researcher: looks facts up (tools: lookup, get_weather)" in roster
     assert "- analyst: computes and converts numbers (tools: calculator, convert_units)" in roster
-    supervisor_view = model.seen[3][-1].text
-    assert "Look up Norwind Labs" in supervisor_view
-    assert "Norwind Labs was founded in 1998." in supervisor_view
-    analyst_brief = model.seen[4][-1].text
-    assert analyst_brief.startswith("Compute 2026 - 1998") and "founded in 1998" in analyst_brief
+    # the lookup's result reached the researcher, whose report reached the analyst
+    assert "founded in 1998" in model.seen[2][-1].text
+    assert isinstance(model.seen[2][-1], ToolMessage)
+    analyst_brief = model.seen[3][-1].text
+    assert analyst_brief == (  # its own part, then what the team found
+        "Compute 2026 - 1998\n\nWhat the team found so far:\n"
+        "- researcher: Norwind Labs was founded in 1998."
+    )
+    assert TASK not in analyst_brief  # the instruction, not the parts meant for others
+    answering = model.seen[5][-1].text  # the task and every report, with what each was asked
+    assert answering.startswith(f"Task: {TASK}")
+    assert "[1] researcher (asked: Look up Norwind Labs): Norwind Labs was founded in 1998." in (
+        answering
+    )
+    assert "[2] analyst (asked: Compute 2026 - 1998): 28" in answering
     # the specialists' tool turns are in the shared transcript, named after them
     calls = [(m.name, m.tool_calls[0]["name"]) for m in state["messages"] if m.type == "ai"
              and m.tool_calls]  # fmt: skip
@@ -230,101 +256,105 @@ def test_the_supervisor_routes_to_specialists_with_their_own_tools_and_finishes(
     assert results[1] == "28"
 
 
+def test_a_task_handed_to_nobody_is_answered_by_the_plan() -> None:
+    model = ScriptedChatModel(
+        turns=[plan(("nobody", "Say thank you in Italian"), answer="Grazie.")]
+    )
+    _, state = run(model, task="Say thank you in Italian.")
+    assert state["messages"][-1].text == "Grazie." and state["messages"][-1].name == "supervisor"
+    assert state["route"] == [] and state.get("error") is None and len(model.seen) == 1
+    _, state = run(ScriptedChatModel(turns=[plan(("nobody", "Answer it"))]))
+    assert "planned no hand-off and no answer" in str(state["error"])
+    _, state = run(ScriptedChatModel(turns=[plan(answer="Grazie.")]))  # a plan needs a hand-off
+    assert "no valid plan" in str(state["error"])
+
+
+def test_a_plan_mixing_nobody_and_a_specialist_hands_off_to_the_specialist() -> None:
+    turns = [
+        plan(("nobody", "Greet the user"), ("researcher", "Look up Norwind Labs")),
+        answer("Founded in 1998."),
+        solve("Hello! Norwind Labs was founded in 1998."),
+    ]
+    _, state = run(ScriptedChatModel(turns=turns))
+    assert state["route"] == ["researcher"]
+    assert state["messages"][-1].text == "Hello! Norwind Labs was founded in 1998."
+
+
 def test_a_specialist_cannot_run_another_specialists_tool() -> None:
     turns = [
-        route("analyst", "Find Norwind Labs"),
+        plan(("analyst", "Find Norwind Labs")),
         call("lookup", query="Norwind Labs"),
         answer("I cannot look that up."),
-        route("FINISH"),
+        solve(""),
     ]
     model = ScriptedChatModel(turns=turns)
     _, state = run(model)
     reply = model.seen[2][-1]
     assert isinstance(reply, ToolMessage) and reply.status == "error"
     assert "unknown tool 'lookup'" in reply.text
-    assert state["messages"][-1].text == "I cannot look that up."  # FINISH without an answer
+    assert state["messages"][-1].text == "I cannot look that up."  # no answer: the last report
 
 
 def test_a_revisited_specialist_and_a_new_run_start_fresh() -> None:
     turns = [
-        route("researcher", "Look up Norwind Labs"),
+        plan(("researcher", "Look up Norwind Labs"), ("researcher", "Look up Zephyr Dynamics")),
         answer("Founded in 1998."),
-        route("researcher", "Look up Zephyr Dynamics"),
         answer("Founded in 2011."),
-        route("FINISH", answer="1998 and 2011"),
+        solve("1998 and 2011"),
     ]
     model = ScriptedChatModel(turns=turns)
     graph, state = run(model)
-    second_visit = model.seen[3]
+    second_visit = model.seen[2]
     assert [m.type for m in second_visit] == ["system", "human"]
     assert second_visit[-1].text.startswith("Look up Zephyr Dynamics")
     assert "- researcher: Founded in 1998." in second_visit[-1].text
     assert state["route"] == ["researcher", "researcher"]
-    model.turns += [route("analyst", "Compute 2026 - 2011"), answer("15"), route("FINISH")]
+    model.turns += [plan(("analyst", "Compute 2026 - 2011")), answer("15"), solve("15 years")]
     state = graph.invoke({"messages": [HumanMessage("And Zephyr's age?")]}, CONFIG)
     assert state["route"] == ["analyst"]
     assert report(state).extra == {"route": ["analyst"], "reports": {"analyst": "15"}}
-    assert "Reports so far:\nnone yet" in model.seen[5][-1].text
-    assert state["messages"][-1].text == "15"
+    assert model.seen[4][-1].text == "Task: And Zephyr's age?"  # planned anew
+    assert model.seen[5][-1].text == "Compute 2026 - 2011"  # no report of the earlier run
+    assert "Founded" not in model.seen[6][-1].text
+    assert state["messages"][-1].text == "15 years"
 
 
-# -- limits and protection ---------------------------------------------------------------------
+# -- limits ------------------------------------------------------------------------------------
 
 
-def test_the_route_limit_ends_the_run_with_an_error() -> None:
-    turns = [*LOOKUP_AND_COMPUTE, route("researcher", "Look up Zephyr Dynamics")]
-    model = ScriptedChatModel(turns=turns)
-    _, state = run(model, max_routes=2)
-    assert "route limit reached: 2" in str(state["error"])
-    assert state["route"] == ["researcher", "analyst"]
-    assert len(model.seen) == len(turns)  # the third hand-off did not run
-    assert state["messages"][-1].name == "analyst"  # no answer was made up
-
-
-def test_the_same_instruction_twice_forces_a_finish_with_the_latest_report() -> None:
+def test_a_repeated_hand_off_is_made_once() -> None:
     turns = [
-        route("researcher", "Look up Norwind Labs"),
+        plan(("researcher", "Look up Norwind Labs"), ("researcher", "look up  Norwind labs.")),
         answer("Founded in 1998."),
-        route("researcher", "look up  Norwind labs."),  # the same, but for case and spacing
+        solve("1998"),
     ]
     model = ScriptedChatModel(turns=turns)
     _, state = run(model)
-    assert len(model.seen) == 3  # the researcher did not run again
-    final = state["messages"][-1]
-    assert final.name == "supervisor" and final.text == "Founded in 1998."
-    assert "same instruction twice" in report(state).extra["forced_finish"]
-    assert state["route"] == ["researcher"] and state.get("error") is None
+    assert len(model.seen) == 3  # the researcher ran once
+    assert state["route"] == ["researcher"] and state["messages"][-1].text == "1998"
 
 
-def test_a_ping_pong_between_two_specialists_forces_a_finish() -> None:
-    turns = [
-        route("researcher", "Look up Norwind Labs"), answer("1998"),
-        route("analyst", "Compute 2026 - 1998"), answer("28"),
-        route("researcher", "Check the founding year again"), answer("1998, confirmed"),
-        route("analyst", "Compute 2026 minus 1998 once more"), answer("28, confirmed"),
-        route("researcher", "Verify Norwind Labs once more"),
-    ]  # fmt: skip
-    model = ScriptedChatModel(turns=turns)
-    _, state = run(model, max_routes=10)
-    assert len(model.seen) == len(turns)  # the fifth alternating hand-off did not run
-    assert state["route"] == ["researcher", "analyst", "researcher", "analyst"]
-    assert state["messages"][-1].text == "28, confirmed"
-    assert "bouncing between researcher and analyst" in report(state).extra["forced_finish"]
+def test_a_plan_longer_than_the_route_limit_ends_the_run_with_an_error() -> None:
+    handoffs = [("researcher", f"Look up company {n}") for n in range(3)]
+    model = ScriptedChatModel(turns=[plan(*handoffs)])
+    _, state = run(model, max_routes=2)
+    assert "planned 3 hand-offs, more than max_routes=2" in str(state["error"])
+    assert state["route"] == [] and len(model.seen) == 1  # no specialist ran
 
 
 def test_an_unknown_specialist_ends_the_run_with_an_error_naming_it() -> None:
-    model = ScriptedChatModel(turns=[route("nobody", "do something")])
+    model = ScriptedChatModel(turns=[plan(("somebody", "do something"))])
     _, state = run(model)  # no exception escapes
-    assert "unknown specialist 'nobody'" in str(state["error"])
+    assert "unknown specialist 'somebody'" in str(state["error"])
     assert "researcher, analyst" in str(state["error"])
     assert state["route"] == []
     model = ScriptedChatModel(turns=[answer("I would ask the researcher.")])
     _, state = run(model)
-    assert "no valid route" in str(state["error"])
+    assert "no valid plan" in str(state["error"])
 
 
 def test_a_specialist_without_an_answer_ends_the_run_with_its_error() -> None:
-    turns = [route("researcher", "Look up Norwind Labs"), call("lookup", query="Norwind Labs")]
+    turns = [plan(("researcher", "Look up Norwind Labs")), call("lookup", query="Norwind Labs")]
     _, state = run(ScriptedChatModel(turns=turns), max_steps=1)
     assert str(state["error"]).startswith("researcher: step limit reached: 1")
     assert state["route"] == ["researcher"]
@@ -353,11 +383,10 @@ def test_an_approval_inside_a_specialist_pauses_the_run_and_resumes_there() -> N
     mailer = Specialist("mailer", "sends email", "You send email.", (send_email,))
     finder = Specialist("finder", "finds addresses", "You find addresses.", (find_address,))
     turns = [
-        route("finder", "Find Ann's address"), call("find_address", name="Ann"),
-        answer("ann@x.org"),
-        route("mailer", "Mail ann@x.org: hi"), call("send_email", to="ann@x.org", body="hi"),
-        answer("sent to ann@x.org"),
-        route("FINISH", answer="Ann was mailed."),
+        plan(("finder", "Find Ann's address"), ("mailer", "Mail Ann the address found: hi")),
+        call("find_address", name="Ann"), answer("ann@x.org"),
+        call("send_email", to="ann@x.org", body="hi"), answer("sent to ann@x.org"),
+        solve("Ann was mailed."),
     ]  # fmt: skip
     model = ScriptedChatModel(turns=turns)
     graph = build_multi_agent(
