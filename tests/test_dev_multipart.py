@@ -6,26 +6,14 @@ directly (no model), and every expected string must be in the joined answers.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
-from langchain_core.tools import BaseTool
+from test_dev_chains import REPO, call  # one harbour tool call, as an agent makes it
 
 from agentlab.cli._eval import SuiteTask, load_suite
-from agentlab.tools import load_tools
-
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:  # examples/ is not installed; import it as `--tools` does
-    sys.path.insert(0, str(REPO))
 
 SUITE = REPO / "examples" / "suites" / "dev_multipart.jsonl"
-TOOLS: dict[str, BaseTool] = {t.name: t for t in load_tools("examples.harbor_tools:TOOLS")}
-
-
-def call(tool: str, /, **args: object) -> str:
-    return str(TOOLS[tool].invoke(args))
 
 
 def _years(captain: str) -> str:
