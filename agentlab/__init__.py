@@ -4,6 +4,7 @@ Sibling packages share this namespace: ``agentlab.graphs`` (agent graphs) and
 ``agentlab.tools`` (tools, approval policy and safe execution).
 """
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
 from agentlab.budget import RunBudget
@@ -21,11 +22,11 @@ from agentlab.errors import (
     TransientToolError,
     UsageError,
 )
-from agentlab.llm import LlamaChatModel
-from agentlab.tracing import Tracer, Usage
 
 if TYPE_CHECKING:
     from agentlab.graphs import build_agent
+    from agentlab.llm import LlamaChatModel
+    from agentlab.tracing import Tracer, Usage
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -52,11 +53,19 @@ __all__ = [
 __version__ = "0.1.0"
 
 
-def __getattr__(name: str) -> Any:
-    # build_agent wires graphs, tools and memory together, so it lives in agentlab.graphs; it
-    # is imported on first use here, which keeps the core free of the layers above it.
-    if name == "build_agent":
-        from agentlab.graphs import build_agent
+# Imported on first use: build_agent wires graphs, tools and memory together, so it lives in
+# agentlab.graphs (the core stays free of the layers above it); the chat model and the tracer
+# import LangChain, which a command should not wait for before it starts loading the weights.
+_LAZY = {
+    "build_agent": "agentlab.graphs", "LlamaChatModel": "agentlab.llm",
+    "Tracer": "agentlab.tracing", "Usage": "agentlab.tracing",
+}  # fmt: skip
 
-        return build_agent
-    raise AttributeError(f"module 'agentlab' has no attribute {name!r}")
+
+def __getattr__(name: str) -> Any:
+    home = _LAZY.get(name)
+    if home is None:
+        raise AttributeError(f"module 'agentlab' has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value
+    return value

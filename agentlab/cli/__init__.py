@@ -17,6 +17,7 @@ def main() -> None:
 
 
 def _main() -> None:
+    _start_loading_model(sys.argv[1:])
     from rich.console import Console
     from rich.markup import escape
 
@@ -32,3 +33,28 @@ def _main() -> None:
     except RunError as exc:
         err.print(f"[bold red]failed:[/] {escape(str(exc))}")
         sys.exit(1)
+
+
+# Flags of ``run`` that may ask for another model than the configured one.
+_MODEL_FLAGS = {"--model", "--ctx", "--kv-type", "--gpu-layers", "--backend", "--help"}
+
+
+def _start_loading_model(args: list[str]) -> None:
+    """For ``agentlab run``, begin loading the configured model before the command's modules
+    import: each takes about a second, and they overlap. A guess from the arguments only; the
+    engine takes the load over when it asks for the same file with the same parameters."""
+    if args[:1] != ["run"] or any(arg.partition("=")[0] in _MODEL_FLAGS for arg in args):
+        return
+    from agentlab.config import load_settings
+    from agentlab.errors import AgentlabError
+    from agentlab.llm._preload import start_loading
+    from agentlab.models import AUTO_MODEL, resolve_model
+
+    try:
+        settings = load_settings()
+        if settings.backend is not None or settings.model == AUTO_MODEL:
+            return
+        path = resolve_model(settings.model, settings.model_dir)
+    except AgentlabError:  # the command itself reports it
+        return
+    start_loading(path, settings)

@@ -21,8 +21,8 @@ from agentlab.config import Settings
 from agentlab.errors import ContextOverflowError, ModelFileError
 from agentlab.llm._grammar import gbnf
 from agentlab.llm._lookup import draft_tokens
-from agentlab.llm._native import extra_buffers_enabled, load_llama
 from agentlab.llm._prefix_store import PrefixStore
+from agentlab.llm._preload import load_model
 from agentlab.llm._sampling import GrammarSampler
 from agentlab.llm.engine import Completion
 
@@ -33,8 +33,6 @@ __all__ = ["GiveUp", "LlamaEngine"]
 
 GiveUp = Callable[[str, Sequence[tuple[int, float]]], bool]
 """Asked after each step of a turn with its text and measured choices: stop the turn now?"""
-
-_GGML_TYPES = {"f16": 1, "q8_0": 8, "q4_0": 2}  # ggml_type values (llama_cpp.GGML_TYPE_*)
 
 
 class LlamaEngine:
@@ -62,18 +60,7 @@ class LlamaEngine:
     @classmethod
     def load(cls, path: Path, settings: Settings) -> LlamaEngine:
         try:
-            loaded = load_llama(
-                path,
-                extra_buffers=extra_buffers_enabled(settings.cpu_extra_buffers),
-                n_ctx=settings.n_ctx,
-                n_threads=settings.n_threads,
-                n_threads_batch=settings.n_threads_batch,
-                n_gpu_layers=settings.n_gpu_layers,
-                type_k=_GGML_TYPES[settings.kv_type_k],
-                type_v=_GGML_TYPES[settings.kv_type_v],
-                flash_attn=settings.use_flash_attn,
-                seed=settings.seed,
-            )
+            loaded = load_model(path, settings)
         except (ValueError, RuntimeError, OSError) as exc:
             if "llama_context" in str(exc):  # the weights loaded; the context did not
                 raise ModelFileError(

@@ -5,7 +5,7 @@ llama.cpp can put weights in "extra" CPU buffer types that repack them for faste
 With llama-cpp-python 0.3.36 built natively on an AMX CPU, every multi-token decode over AMX
 buffers segfaults, so ``cpu_extra_buffers=auto`` turns extra buffers off exactly on such CPUs
 and keeps the repack speed-up everywhere else. ``Llama()`` takes no argument for this, so the
-one model-loading function here sets ``llama_model_params.use_extra_bufts`` itself.
+weights are read here with ``llama_model_params.use_extra_bufts`` set, and handed to it.
 """
 
 from __future__ import annotations
@@ -28,12 +28,14 @@ if TYPE_CHECKING:
 __all__ = [
     "CPU_FEATURES",
     "LoadedLlama",
+    "Weights",
     "build_info",
     "cpu_flags",
     "extra_buffers_enabled",
     "has_amx",
     "load_llama",
     "machine",
+    "read_weights",
 ]
 
 # CPU features that decide which llama.cpp kernels run (names as in /proc/cpuinfo).
@@ -91,6 +93,20 @@ def build_info() -> dict[str, dict[str, str]]:
 
 
 @dataclass
+class Weights:
+    """A model's weights as llama.cpp loaded them (a ``llama_model *``), not yet in a ``Llama``."""
+
+    path: Path
+    pointer: int
+    buffers: dict[str, float]  # MiB by buffer type (CPU, CPU_REPACK, AMX, CUDA0...)
+
+    def free(self) -> None:
+        import llama_cpp
+
+        llama_cpp.llama_model_free(self.pointer)
+
+
+@dataclass
 class LoadedLlama:
     """A llama-cpp-python model and the weight buffers llama.cpp put it in (MiB by type)."""
 
@@ -98,32 +114,63 @@ class LoadedLlama:
     buffers: dict[str, float]
 
 
-def load_llama(path: Path, *, extra_buffers: bool, **params: Any) -> LoadedLlama:
-    """``llama_cpp.Llama(model_path=path, **params)`` with extra CPU buffers on or off.
+def read_weights(path: Path, *, extra_buffers: bool, n_gpu_layers: int = 0) -> Weights:
+    """Load a model's weights with extra CPU buffers on or off.
 
-    The load log is read for the buffer types the weights went to (``CPU``, ``CPU_REPACK``,
-    ``AMX``, ``CUDA0``...), so callers and ``agentlab doctor`` can show what happened.
+    Unlike ``Llama()``, which points stdout and stderr at /dev/null while it loads, this
+    touches neither, so it can run in a thread while the program prints. The load log is read
+    for the buffer types the weights went to, so callers and ``agentlab doctor`` can show
+    what happened.
     """
-    from llama_cpp import Llama
+    import llama_cpp
 
-    class _Llama(Llama):
-        # Llama.__init__ assigns self.model_params before loading the weights; this setter
-        # adds the one field its constructor does not expose.
-        @property
-        def model_params(self) -> Any:
-            return self._agentlab_model_params
-
-        @model_params.setter
-        def model_params(self, value: Any) -> None:
-            value.use_extra_bufts = extra_buffers
-            self._agentlab_model_params = value
-
+    llama_cpp.llama_backend_init()
+    params = llama_cpp.llama_model_default_params()
+    params.n_gpu_layers = 0x7FFFFFFF if n_gpu_layers == -1 else n_gpu_layers  # -1: all
+    params.use_extra_bufts = extra_buffers  # the one field Llama() does not expose
     with _llama_log() as lines:
-        llama = _Llama(model_path=str(path), verbose=False, **params)
+        pointer = llama_cpp.llama_model_load_from_file(str(path).encode(), params)
+    if pointer is None:
+        raise ValueError(f"Failed to load model from file: {path}")
     buffers: dict[str, float] = {}
     for match in _BUFFER_LINE.finditer("".join(lines)):
         buffers[match.group(1)] = buffers.get(match.group(1), 0.0) + float(match.group(2))
-    return LoadedLlama(llama, buffers)
+    return Weights(path, pointer, buffers)
+
+
+def load_llama(
+    path: Path, *, extra_buffers: bool, weights: Weights | None = None, **params: Any
+) -> LoadedLlama:
+    """``llama_cpp.Llama(model_path=path, **params)`` on ``weights`` (read now if not given).
+
+    ``Llama()`` always loads the file itself; its one call of llama.cpp's loader is answered
+    with the weights already read, which is how extra buffers get set and how weights read in
+    another thread get used.
+    """
+    from llama_cpp import Llama
+    from llama_cpp import llama_cpp as bindings
+
+    if weights is None:
+        n_gpu_layers = params.get("n_gpu_layers", 0)
+        weights = read_weights(path, extra_buffers=extra_buffers, n_gpu_layers=n_gpu_layers)
+    handed: list[int] = []
+
+    def hand_over(path_model: bytes, model_params: Any) -> int:
+        handed.append(weights.pointer)
+        return weights.pointer
+
+    loader = bindings.llama_model_load_from_file
+    bindings.llama_model_load_from_file = hand_over
+    try:
+        with _llama_log():
+            llama = Llama(model_path=str(path), verbose=False, **params)
+    except BaseException:
+        if not handed:  # else the half-built Llama frees them
+            weights.free()
+        raise
+    finally:
+        bindings.llama_model_load_from_file = loader
+    return LoadedLlama(llama, weights.buffers)
 
 
 @contextmanager
