@@ -12,9 +12,10 @@ import pytest
 from agentlab.cli import _start_loading_model
 from agentlab.config import Settings
 from agentlab.errors import ModelFileError
+from agentlab.gguf_info import read_model_info
 from agentlab.llm import _native, _preload
 from agentlab.llm._engine import LlamaEngine
-from agentlab.llm._native import Weights, read_weights
+from agentlab.llm._native import Weights, load_llama, read_weights
 
 
 @pytest.fixture
@@ -83,7 +84,8 @@ def test_a_failed_load_is_reported_where_the_model_is_asked_for(tmp_path: Path) 
     [
         (["run", "react", "What is 2 + 2?", "--json"], True),
         (["run", "react", "What is 2 + 2?", "--model", "other"], False),
-        (["run", "react", "What is 2 + 2?", "--ctx=2048"], False),
+        (["run", "react", "What is 2 + 2?", "--gpu-layers=4"], False),
+        (["run", "react", "What is 2 + 2?", "--ctx", "2048"], True),  # not the weights
         (["run", "--help"], False),
         (["eval", "suite.jsonl"], False),
         ([], False),
@@ -113,3 +115,23 @@ def test_no_early_load_for_a_cascade_or_a_server(
         monkeypatch.setenv(key, value)
     _start_loading_model(["run", "react", "hi"])
     assert calls == []
+
+
+@pytest.mark.llm
+def test_two_threads_loading_two_models_at_once_each_get_their_own(
+    model_path: Path, default_model_path: Path
+) -> None:
+    loaded: dict[Path, Any] = {}
+
+    def load(path: Path) -> None:
+        loaded[path] = load_llama(path, extra_buffers=False, n_ctx=256).llama
+
+    threads = [threading.Thread(target=load, args=(p,)) for p in (model_path, default_model_path)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for path, llama in loaded.items():  # the metadata comes from the weights it was handed
+        info = read_model_info(path)
+        assert int(llama.metadata[f"{info.architecture}.block_count"]) == info.layers
+    assert len(loaded) == 2

@@ -40,15 +40,15 @@ def _main() -> None:
         sys.exit(1)
 
 
-# Flags of ``run`` that may ask for another model than the configured one.
-_MODEL_FLAGS = {"--model", "--ctx", "--kv-type", "--gpu-layers", "--backend", "--help"}
+# Flags of ``run`` that may ask for other weights than the configured ones.
+_WEIGHT_FLAGS = {"--model", "--gpu-layers", "--backend", "--help"}
 
 
 def _start_loading_model(args: list[str]) -> None:
-    """For ``agentlab run``, begin loading the configured model before the command's modules
-    import: each takes about a second, and they overlap. A guess from the arguments only; the
-    engine takes the load over when it asks for the same file with the same parameters."""
-    if args[:1] != ["run"] or any(arg.partition("=")[0] in _MODEL_FLAGS for arg in args):
+    """For ``agentlab run``, begin reading the configured model's weights before the command's
+    modules import: each takes about a second, and they overlap. A guess from the arguments
+    only; the engine uses what was read only if it asks for the same weights."""
+    if args[:1] != ["run"] or any(arg.partition("=")[0] in _WEIGHT_FLAGS for arg in args):
         return
     from agentlab.config import load_settings
     from agentlab.errors import AgentlabError

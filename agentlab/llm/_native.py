@@ -13,6 +13,7 @@ from __future__ import annotations
 import ctypes
 import platform
 import re
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -44,6 +45,7 @@ CPU_FEATURES = (
     "avx512_bf16", "amx_tile", "amx_int8", "amx_bf16",
 )  # fmt: skip
 _BUFFER_LINE = re.compile(r"(\S+) model buffer size\s*=\s*([0-9.]+) MiB")
+_HANDING_OVER = threading.Lock()
 
 
 @cache
@@ -153,45 +155,70 @@ def load_llama(
     if weights is None:
         n_gpu_layers = params.get("n_gpu_layers", 0)
         weights = read_weights(path, extra_buffers=extra_buffers, n_gpu_layers=n_gpu_layers)
+    owner = threading.get_ident()
     handed: list[int] = []
 
     def hand_over(path_model: bytes, model_params: Any) -> int:
+        if threading.get_ident() != owner or handed:  # another thread's Llama(): its own file
+            return loader(path_model, model_params)  # type: ignore[no-any-return]
         handed.append(weights.pointer)
         return weights.pointer
 
-    loader = bindings.llama_model_load_from_file
-    bindings.llama_model_load_from_file = hand_over
-    try:
-        with _llama_log():
-            llama = Llama(model_path=str(path), verbose=False, **params)
-    except BaseException:
-        if not handed:  # else the half-built Llama frees them
-            weights.free()
-        raise
-    finally:
-        bindings.llama_model_load_from_file = loader
+    with _HANDING_OVER:  # one Llama() at a time sees the loader replaced
+        loader = bindings.llama_model_load_from_file
+        bindings.llama_model_load_from_file = hand_over
+        try:
+            with _llama_log():
+                llama = Llama(model_path=str(path), verbose=False, **params)
+        except BaseException:
+            if not handed:  # else the half-built Llama frees them
+                weights.free()
+            raise
+        finally:
+            bindings.llama_model_load_from_file = loader
     return LoadedLlama(llama, weights.buffers)
+
+
+# Log lines of the loads now running, by thread. llama.cpp has one log callback per process,
+# so one callback (kept alive here) serves every thread that loads at the same time.
+_log_lines: dict[int, list[str]] = {}
+_log_lock = threading.Lock()
+_log_state: dict[str, Any] = {}
 
 
 @contextmanager
 def _llama_log() -> Iterator[list[str]]:
-    """Collect llama.cpp's log lines (not printed) while the block runs."""
+    """Collect llama.cpp's log lines of this thread (none is printed) while the block runs."""
     import llama_cpp
 
-    previous = llama_cpp.llama_log_callback()
-    previous_data = ctypes.c_void_p()
-    llama_cpp.llama_log_get(ctypes.byref(previous), ctypes.byref(previous_data))
-    lines: list[str] = []
-
-    @llama_cpp.llama_log_callback  # type: ignore[untyped-decorator]
-    def collect(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
-        lines.append(text.decode("utf-8", errors="replace"))
-
-    llama_cpp.llama_log_set(collect, ctypes.c_void_p(0))
+    with _log_lock:
+        if not _log_lines:
+            _install_collector(llama_cpp)
+        lines = _log_lines.setdefault(threading.get_ident(), [])
     try:
         yield lines
     finally:
-        llama_cpp.llama_log_set(previous, previous_data)
+        with _log_lock:
+            del _log_lines[threading.get_ident()]
+            if not _log_lines:
+                llama_cpp.llama_log_set(_log_state["previous"], _log_state["previous_data"])
+
+
+def _install_collector(llama_cpp: Any) -> None:
+    previous = llama_cpp.llama_log_callback()
+    previous_data = ctypes.c_void_p()
+    llama_cpp.llama_log_get(ctypes.byref(previous), ctypes.byref(previous_data))
+    if "collect" not in _log_state:
+
+        @llama_cpp.llama_log_callback  # type: ignore[untyped-decorator]
+        def collect(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
+            lines = _log_lines.get(threading.get_ident())
+            if lines is not None:
+                lines.append(text.decode("utf-8", errors="replace"))
+
+        _log_state["collect"] = collect
+    _log_state.update(previous=previous, previous_data=previous_data)
+    llama_cpp.llama_log_set(_log_state["collect"], ctypes.c_void_p(0))
 
 
 def machine() -> str:
