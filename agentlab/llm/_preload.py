@@ -51,14 +51,14 @@ def start_loading(path: Path, settings: Settings) -> None:
 def load_model(path: Path, settings: Settings) -> LoadedLlama:
     """The model as ``settings`` ask, on the weights :func:`start_loading` read if it read
     these; weights read for another request are freed first."""
+    key = _key(path, settings)
     with _lock:
-        future = _started.pop(_key(path, settings), None)
+        future = _started.pop(key, None)
         dropped = list(_started.values())
         _started.clear()
     for other in wait(dropped).done:
         if other.exception() is None:
             other.result().free()
-    key = _key(path, settings)
     weights = None if future is None else future.result()
     return load_llama(path, extra_buffers=key[1], weights=weights, **_context_params(settings))
 
